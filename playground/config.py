@@ -1,0 +1,152 @@
+"""Every knob is defined once here; the UI sliders, CLI flags and benchmark read it.
+
+A `Knob` holds a default and bounds. `GenerationConfig` (how the target's distribution
+is processed and when to stop) and `SpecConfig` (which drafter, sampler and schedule)
+validate themselves on construction and reject unknown fields.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from playground.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Knob:
+    name: str
+    default: Any
+    low: float
+    high: float
+    help: str
+    integer: bool = False
+    # Whether `low` itself is allowed (top_p: (0, 1]).
+    low_inclusive: bool = True
+
+    def check(self, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{self.name} must be a number, got {value!r}")
+        if isinstance(value, float) and math.isnan(value):
+            raise ConfigError(f"{self.name} must be a number, got NaN")
+        if self.integer and int(value) != value:
+            raise ConfigError(f"{self.name} must be a whole number, got {value!r}")
+        below = value < self.low if self.low_inclusive else value <= self.low
+        if below or value > self.high:
+            lo = "[" if self.low_inclusive else "("
+            raise ConfigError(
+                f"{self.name} must be in {lo}{self.low}, {self.high}], got {value!r} ({self.help})"
+            )
+        return int(value) if self.integer else float(value)
+
+
+MAX_NEW_TOKENS = Knob("max_new_tokens", 128, 1, 8192, "tokens to generate", integer=True)
+TEMPERATURE = Knob("temperature", 0.0, 0.0, 5.0, "0 means greedy decoding")
+TOP_K = Knob("top_k", 0, 0, 1_000_000, "keep the k most likely tokens; 0 keeps all", integer=True)
+TOP_P = Knob("top_p", 1.0, 0.0, 1.0, "nucleus sampling mass; 1 keeps all", low_inclusive=False)
+REPETITION_PENALTY = Knob(
+    "repetition_penalty", 1.0, 0.5, 5.0, "CTRL-style penalty on seen tokens; 1 = off"
+)
+SEED = Knob("seed", 0, 0, 2**63 - 1, "seed of the explicit torch.Generator", integer=True)
+NUM_DRAFT_TOKENS = Knob(
+    "num_draft_tokens", 4, 1, 64, "draft tokens per round (the start value for adaptive schedules)",
+    integer=True,
+)
+MAX_DRAFT_TOKENS = Knob(
+    "max_draft_tokens", 16, 1, 64, "upper bound for adaptive schedules", integer=True
+)
+NGRAM_MAX = Knob("ngram_max", 3, 1, 16, "longest n-gram prompt lookup tries to match", integer=True)
+NGRAM_MIN = Knob("ngram_min", 1, 1, 16, "shortest n-gram prompt lookup accepts", integer=True)
+
+KNOBS: dict[str, Knob] = {
+    k.name: k
+    for k in (
+        MAX_NEW_TOKENS, TEMPERATURE, TOP_K, TOP_P, REPETITION_PENALTY, SEED,
+        NUM_DRAFT_TOKENS, MAX_DRAFT_TOKENS, NGRAM_MAX, NGRAM_MIN,
+    )
+}
+
+DEFAULT_TARGET = "bundled:gemma-3-270m"
+DEFAULT_DRAFTER_MODEL = "bundled:smollm2-135m-instruct"
+
+
+def _from_dict(cls: type, values: dict[str, Any]) -> Any:
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ConfigError(
+            f"unknown {cls.__name__} field(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}"
+        )
+    return cls(**values)
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    """How the target distribution is processed, and when generation stops.
+
+    Lossless samplers preserve the *processed* target distribution: temperature, top-k,
+    top-p and repetition penalty are applied identically wherever distributions meet.
+    """
+
+    max_new_tokens: int = MAX_NEW_TOKENS.default
+    temperature: float = TEMPERATURE.default
+    top_k: int = TOP_K.default
+    top_p: float = TOP_P.default
+    repetition_penalty: float = REPETITION_PENALTY.default
+    seed: int = SEED.default
+    stop_strings: tuple[str, ...] = ()
+    stop_at_eos: bool = True
+
+    def __post_init__(self) -> None:
+        for knob in (MAX_NEW_TOKENS, TEMPERATURE, TOP_K, TOP_P, REPETITION_PENALTY, SEED):
+            object.__setattr__(self, knob.name, knob.check(getattr(self, knob.name)))
+        stops = self.stop_strings
+        if isinstance(stops, str):
+            stops = (stops,)
+        if any(not isinstance(s, str) or not s for s in stops):
+            raise ConfigError("stop_strings must be non-empty strings")
+        object.__setattr__(self, "stop_strings", tuple(stops))
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0.0
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> GenerationConfig:
+        return _from_dict(cls, values)
+
+
+@dataclass(frozen=True)
+class SpecConfig:
+    """Which drafter proposes, which sampler verifies, which schedule sets the length.
+
+    `drafter=None` is plain autoregressive decoding through the same engine.
+    `options` carries drafter- or sampler-specific settings (e.g. a tree spec); each
+    registry entry validates its own.
+    """
+
+    drafter: str | None = None
+    drafter_model: str | None = None
+    sampler: str = "speculative"
+    schedule: str = "heuristic"
+    num_draft_tokens: int = NUM_DRAFT_TOKENS.default
+    max_draft_tokens: int = MAX_DRAFT_TOKENS.default
+    ngram_max: int = NGRAM_MAX.default
+    ngram_min: int = NGRAM_MIN.default
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for knob in (NUM_DRAFT_TOKENS, MAX_DRAFT_TOKENS, NGRAM_MAX, NGRAM_MIN):
+            object.__setattr__(self, knob.name, knob.check(getattr(self, knob.name)))
+        if self.num_draft_tokens > self.max_draft_tokens:
+            raise ConfigError(
+                f"num_draft_tokens ({self.num_draft_tokens}) exceeds max_draft_tokens "
+                f"({self.max_draft_tokens}); raise max_draft_tokens or lower num_draft_tokens"
+            )
+        if self.ngram_min > self.ngram_max:
+            raise ConfigError(f"ngram_min ({self.ngram_min}) exceeds ngram_max ({self.ngram_max})")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> SpecConfig:
+        return _from_dict(cls, values)

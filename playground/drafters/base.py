@@ -1,0 +1,48 @@
+"""The drafter contract and registry.
+
+A drafter only proposes: given the committed context it returns a `Draft` (a token tree
+in the target vocabulary, with the distribution each node was drawn from). It may keep
+its own KV cache, which it syncs to the context it is given; `commit` tells it what was
+kept so it can update statistics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from playground.config import GenerationConfig, SpecConfig
+from playground.engine.tree import Draft
+from playground.models.handle import ModelHandle
+from playground.registry import Registry
+from playground.schedules.base import Schedule
+
+DRAFTERS = Registry("drafter")
+
+
+@dataclass
+class DrafterContext:
+    """What a drafter factory gets: the target, the knobs, and a way to load models."""
+
+    target: ModelHandle
+    spec: SpecConfig
+    config: GenerationConfig
+    load: Callable[[str], ModelHandle]
+
+
+class Drafter:
+    # "shared": ids are the target's; "other": the drafter has another vocabulary.
+    vocabulary = "shared"
+
+    def start(self, prompt_ids: list[int]) -> None:
+        """A new run begins with this prompt."""
+
+    def propose(
+        self, context: list[int], num_draft_tokens: int, schedule: Schedule, rng: torch.Generator
+    ) -> Draft:
+        raise NotImplementedError
+
+    def commit(self, context: list[int], num_accepted: int) -> None:
+        """The round is over; `context` is the committed text (ending in the next token)."""

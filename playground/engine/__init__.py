@@ -1,0 +1,1 @@
+"""The decode loop, its records, caches and draft trees."""

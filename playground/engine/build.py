@@ -1,0 +1,60 @@
+"""Build an Engine from names: the registries turn a SpecConfig into parts.
+
+Checks that the parts fit before anything runs: a tree drafter needs a sampler that
+verifies trees, a drafter with another vocabulary needs a sampler that handles it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from playground.config import GenerationConfig, SpecConfig
+from playground.drafters import DRAFTERS, DrafterContext
+from playground.engine.loop import Engine
+from playground.errors import IncompatibleError
+from playground.models.handle import ModelHandle
+from playground.samplers import SAMPLERS
+from playground.schedules import SCHEDULES
+
+
+def check_compatible(spec: SpecConfig) -> None:
+    """Raise IncompatibleError, naming what would work, if the parts cannot fit."""
+    if spec.drafter is None:
+        return
+    drafter = DRAFTERS.get(spec.drafter)
+    sampler = SAMPLERS.get(spec.sampler)
+    SCHEDULES.get(spec.schedule)
+    for tag, what in (("tree", "trees"), ("cross_vocab", "cross_vocab")):
+        if tag in drafter.tags and what not in sampler.tags:
+            fits = [e.name for e in SAMPLERS if what in e.tags]
+            kind = "token trees" if tag == "tree" else "another vocabulary"
+            raise IncompatibleError(
+                f"drafter {drafter.name!r} proposes {kind}, which sampler {sampler.name!r} "
+                f"cannot verify; use one of: {', '.join(fits) or 'none registered yet'}"
+            )
+
+
+def build_engine(
+    target: ModelHandle,
+    spec: SpecConfig | None = None,
+    config: GenerationConfig | None = None,
+    load: Callable[[str], ModelHandle] | None = None,
+    label: str = "",
+) -> Engine:
+    spec = spec or SpecConfig()
+    config = config or GenerationConfig()
+    if spec.drafter is None:
+        return Engine(target, config=config, spec=spec, label=label)
+    check_compatible(spec)
+    if load is None:
+
+        def load(name: str) -> ModelHandle:
+            from playground.models import load_model
+
+            return load_model(name, device=target.device, dtype=target.dtype)
+
+    ctx = DrafterContext(target=target, spec=spec, config=config, load=load)
+    drafter = DRAFTERS.get(spec.drafter).factory(ctx)
+    sampler = SAMPLERS.get(spec.sampler).factory()
+    schedule = SCHEDULES.get(spec.schedule).factory(spec)
+    return Engine(target, drafter, sampler, schedule, config, spec, label)

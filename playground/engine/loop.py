@@ -22,6 +22,7 @@ from playground.drafters.base import Drafter
 from playground.engine import cache as kv
 from playground.engine.events import RunSummary, Step
 from playground.engine.logits import LogitsProcessor
+from playground.engine.speed import install_fast_head
 from playground.engine.stops import StopChecker
 from playground.engine.tree import Draft, tree_attention_inputs
 from playground.errors import PromptError
@@ -44,6 +45,7 @@ class Engine:
         if drafter is not None and (sampler is None or schedule is None):
             raise ValueError("a drafter needs a sampler and a schedule")
         self.target = target
+        install_fast_head(target.model)
         self.drafter = drafter
         self.sampler = sampler
         self.schedule = schedule

@@ -108,7 +108,7 @@ class Sampler:
         raise NotImplementedError
 
 
-def residual_top(residual: torch.Tensor, k: int = 5) -> list[tuple[int, float]]:
+def residual_top(residual: torch.Tensor, k: int = 5) -> list[list]:
     """The k most likely tokens of a (normalised) residual distribution, for teaching."""
     values, ids = residual.topk(min(k, residual.numel()))
-    return [(i, v) for i, v in zip(ids.tolist(), values.tolist(), strict=True) if v > 0]
+    return [[i, v] for i, v in zip(ids.tolist(), values.tolist(), strict=True) if v > 0]

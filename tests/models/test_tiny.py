@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 from transformers import DynamicCache
@@ -54,6 +60,33 @@ def test_builds_are_deterministic_and_leave_the_global_rng_alone(name):
     for key, value in first.model.state_dict().items():
         assert torch.equal(value, second.model.state_dict()[key]), f"{key} differs between builds"
     assert first.tokenizer.get_vocab() == second.tokenizer.get_vocab()
+
+
+def fingerprint() -> str:
+    """A hash of every tiny tokenizer and weight."""
+    digest = hashlib.sha256()
+    for name in sorted(tiny.TINY_MODELS):
+        model, tokenizer = tiny.build_tiny(name)
+        digest.update(tokenizer.backend_tokenizer.to_str().encode())
+        for key, value in model.state_dict().items():
+            digest.update(key.encode() + value.numpy().tobytes())
+    return digest.hexdigest()
+
+
+def test_builds_are_identical_across_processes():
+    repo = Path(tiny.__file__).resolve().parents[2]
+    code = "from tests.models.test_tiny import fingerprint; print(fingerprint())"
+    other = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "PYTHONPATH": str(repo)},
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert other == fingerprint(), (
+        "tokenizer training and weight init must not depend on the process (hash seeds, RNG)"
+    )
 
 
 @pytest.mark.parametrize("name", sorted(tiny.TINY_MODELS))

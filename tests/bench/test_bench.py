@@ -1,0 +1,35 @@
+"""The benchmark on tiny models: rows for every method, equality checked, reports written."""
+
+from pathlib import Path
+
+import pytest
+
+from playground.__main__ import main
+from playground.bench.runner import parse_method
+from playground.errors import ConfigError
+
+
+def test_parse_method():
+    assert parse_method("plain").spec is None
+    hf = parse_method("hf_assisted:tiny:drafter:3")
+    assert (hf.hf, hf.assistant, hf.num_draft_tokens) == ("hf_assisted", "tiny:drafter", 3)
+    m = parse_method("drafter=prompt_lookup,sampler=greedy,num_draft_tokens=6,label=pl")
+    assert m.label == "pl" and m.spec.num_draft_tokens == 6
+    with pytest.raises(ConfigError):
+        parse_method("drafter")
+    with pytest.raises(ConfigError, match="unknown SpecConfig field"):
+        parse_method("drafter=prompt_lookup,colour=red")
+
+
+def test_bench_runs_all_baselines_on_tiny_models(tmp_path, capsys):
+    code = main(["bench", "--target", "tiny:target", "--max-new-tokens", "8", "--out",
+                 str(tmp_path), "--name", "t", "--per-category", "1",
+                 "--method", "hf", "--method", "hf_prompt_lookup:4",
+                 "--method", "hf_assisted:tiny:drafter:3",
+                 "--method", "drafter=model,drafter_model=tiny:drafter,sampler=greedy,label=m"])
+    assert code == 0
+    table = Path(tmp_path / "t.md").read_text()
+    for label in ("plain", "hf_prompt_lookup:4", "hf_assisted:tiny:drafter:3", "| m |"):
+        assert label in table
+    assert "8/8" in table, "greedy outputs must equal plain greedy on every prompt"
+    assert (tmp_path / "t.csv").exists() and (tmp_path / "t.html").exists()

@@ -67,6 +67,97 @@ KNOBS: dict[str, Knob] = {
     )
 }
 
+# Drafter and sampler options (`SpecConfig.options`): each registry entry reads and
+# validates its own with `read_option`.
+KEEP_TOKENS = Knob(
+    "keep_tokens", 0, 0, 10_000_000, "LM-head rows the pruned drafter keeps; 0 = use keep_fraction",
+    integer=True,
+)
+KEEP_FRACTION = Knob(
+    "keep_fraction", 0.125, 0.0, 1.0, "share of the target vocabulary the pruned drafter keeps",
+    low_inclusive=False,
+)
+PRUNED_LAYERS = Knob(
+    "layers", 0, 0, 1024, "decoder layers the pruned drafter runs; 0 = all of them", integer=True
+)
+RDK_MIX = Knob(
+    "rdk_mix", 0.25, 0.0, 1.0,
+    "share of each drafted token's mass RDK moves to out-of-vocabulary tokens; 0 = TLI",
+)
+RDK_SHARPNESS = Knob(
+    "rdk_sharpness", 20.0, 0.0, 1000.0, "inverse temperature of RDK's embedding-cosine affinity"
+)
+RDK_TOP = Knob(
+    "rdk_top", 8, 1, 4096, "drafter tokens the exact RDK kernel redistributes (cost ∝ top)",
+    integer=True,
+)
+SLRS_DEPTH = Knob(
+    "slrs_depth", 4, 1, 16, "most drafter tokens one target token may span in SLRS", integer=True
+)
+SLRS_WIDTH = Knob(
+    "slrs_width", 4, 1, 64, "drafter tokens SLRS expands per trie level", integer=True
+)
+TEXT_STEPS = Knob(
+    "text_steps_per_token", 4, 1, 32,
+    "drafter tokens a text-level draft (SLEM) may spend per target token", integer=True,
+)
+
+OPTION_KNOBS: dict[str, Knob] = {
+    k.name: k
+    for k in (
+        KEEP_TOKENS, KEEP_FRACTION, PRUNED_LAYERS, RDK_MIX, RDK_SHARPNESS, RDK_TOP,
+        SLRS_DEPTH, SLRS_WIDTH, TEXT_STEPS,
+    )
+}
+
+
+# Cheap drafters and dynamic draft length: layer_skip, token_recycling, confidence, disco, auto.
+SEARCH_WINDOW = Knob(
+    "search_window", 64, 8, 4096,
+    "context tokens the layer_skip search scores each candidate layer set on", integer=True,
+)
+SEARCH_ROWS = Knob(
+    "search_rows", 16, 1, 512,
+    "positions of that window whose predictions the search compares (one head row each)",
+    integer=True,
+)
+RECYCLE_TOP = Knob(
+    "recycle_top", 8, 1, 64,
+    "next-token candidates token recycling keeps per token id (memory: vocab × this ids)",
+    integer=True,
+)
+CONFIDENCE_THRESHOLD = Knob(
+    "confidence_threshold", 0.5, 0.0, 1.0,
+    "the confidence schedule stops a draft once the drafter's probability of its token is lower",
+)
+DISCO_THRESHOLD = Knob(
+    "disco_threshold", 0.5, 0.0, 1.0,
+    "DISCO stops a draft once its predicted acceptance of the last drafted token is lower",
+)
+AUTO_PROBE_ROUNDS = Knob(
+    "auto_probe_rounds", 2, 1, 64, "rounds auto measures each candidate for before choosing",
+    integer=True,
+)
+AUTO_REPROBE = Knob(
+    "auto_reprobe", 16, 0, 100_000,
+    "every this many rounds auto measures one other candidate again; 0 = never", integer=True,
+)
+OPTION_KNOBS.update(
+    {
+        k.name: k
+        for k in (
+            SEARCH_WINDOW, SEARCH_ROWS, RECYCLE_TOP, CONFIDENCE_THRESHOLD, DISCO_THRESHOLD,
+            AUTO_PROBE_ROUNDS, AUTO_REPROBE,
+        )
+    }
+)
+
+
+def read_option(options: dict[str, Any], knob: Knob) -> Any:
+    """`options[knob.name]` checked against the knob's bounds, or the knob's default."""
+    return knob.check(options.get(knob.name, knob.default))
+
+
 DEFAULT_TARGET = "bundled:gemma-3-270m"
 DEFAULT_DRAFTER_MODEL = "bundled:smollm2-135m-instruct"
 
@@ -150,3 +241,23 @@ class SpecConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> SpecConfig:
         return _from_dict(cls, values)
+
+
+# ---- UI-only knobs (the app's sliders; not GenerationConfig/SpecConfig fields) ----------
+
+STEP_DELAY = Knob(
+    "step_delay", 0.0, 0.0, 2.0,
+    "seconds the app waits after each round so a run can be watched; timings exclude it",
+)
+THEORY_ALPHA = Knob("alpha", 0.8, 0.0, 1.0, "acceptance rate α of each draft token (theory view)")
+THEORY_COST_RATIO = Knob(
+    "cost_ratio", 0.1, 0.0, 1.0,
+    "c = drafter time per draft token / one target forward (theory view)",
+)
+MODEL_CACHE_GB = Knob(
+    "model_cache_gb", 8.0, 0.25, 4096.0,
+    "memory budget of the app's model cache in GB (env SPECLAB_MODEL_CACHE_GB)",
+)
+UI_KNOBS: dict[str, Knob] = {
+    k.name: k for k in (STEP_DELAY, THEORY_ALPHA, THEORY_COST_RATIO, MODEL_CACHE_GB)
+}

@@ -1,6 +1,7 @@
 """Drafters propose token trees; each file is one proposal source."""
 
 from playground.drafters.base import DRAFTERS, Drafter, DrafterContext
-from playground.drafters import model, prompt_lookup  # noqa: F401  (registers)
+from playground.drafters import cross_tokenizer, model, prompt_lookup, pruned  # noqa: F401  (registers)
+from playground.drafters import layer_skip  # noqa: F401  (registers)
 
 __all__ = ["DRAFTERS", "Drafter", "DrafterContext"]

@@ -17,6 +17,7 @@ from playground.config import GenerationConfig, SpecConfig
 from playground.engine.tree import Draft
 from playground.models.handle import ModelHandle
 from playground.registry import Registry
+from playground.samplers.base import Distribution
 from playground.schedules.base import Schedule
 
 DRAFTERS = Registry("drafter")
@@ -43,6 +44,14 @@ class Drafter:
         self, context: list[int], num_draft_tokens: int, schedule: Schedule, rng: torch.Generator
     ) -> Draft:
         raise NotImplementedError
+
+    def observe(self, context: list[int], p_target: Distribution, draft: Draft) -> None:
+        """The target's verified rows of this round, before commit (empty drafts included).
+
+        `context` still ends in the pending token: `p_target` row 0 is what the target
+        predicts after it, row i + 1 what it predicts after draft node i. Drafters that
+        learn from the target (token recycling) override this; the rest ignore it.
+        """
 
     def commit(self, context: list[int], num_accepted: int) -> None:
         """The round is over; `context` is the committed text (ending in the next token)."""

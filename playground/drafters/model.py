@@ -22,6 +22,7 @@ from playground.engine.tree import Draft
 from playground.errors import ConfigError, IncompatibleError
 from playground.models.handle import ModelHandle
 from playground.schedules.base import Schedule
+from playground.schedules.features import token_features
 
 
 class ModelDrafter(Drafter):
@@ -41,7 +42,9 @@ class ModelDrafter(Drafter):
         """Feed ids after the cached ones; logits of the last position, target width."""
         model = self.handle.model
         input_ids = torch.tensor([ids], device=self.handle.device)
-        out = model(input_ids=input_ids, past_key_values=self.cache, use_cache=True, logits_to_keep=1)
+        out = model(
+            input_ids=input_ids, past_key_values=self.cache, use_cache=True, logits_to_keep=1
+        )
         self.cached_ids.extend(ids)
         logits = out.logits[0, -1].float()  # (drafter_vocab,)
         width = self.target_vocab
@@ -63,19 +66,24 @@ class ModelDrafter(Drafter):
         logits = self._forward(self._sync(context))
         tokens: list[int] = []
         rows: list[torch.Tensor] = []
+        features = []
         for position in range(1, num_draft_tokens + 1):
             dist = self.processor(logits[None])
             token = dist.sample(0, rng)
             tokens.append(token)
+            features.append(token_features(logits, token))
             q_token = None
             if not dist.greedy:
                 rows.append(dist.probs[0])
                 q_token = float(rows[-1][token])
-            if position == num_draft_tokens or not schedule.keep_drafting(position, q_token):
+            if position == num_draft_tokens or not schedule.keep_drafting(
+                position, q_token, features[-1]
+            ):
                 break
             logits = self._forward([token])
         q_draft = torch.stack(rows) if rows else None  # (num_nodes, target_vocab)
-        return Draft.chain(torch.tensor(tokens, dtype=torch.long), q_draft)
+        extra = {"features": [f.as_list() for f in features]}
+        return Draft.chain(torch.tensor(tokens, dtype=torch.long), q_draft, extra=extra)
 
 
 def check_shared_vocabulary(drafter: ModelHandle, target: ModelHandle) -> None:
@@ -123,15 +131,23 @@ def random_drafter(ctx: DrafterContext) -> ModelDrafter:
 
     target = ctx.target
     config = LlamaConfig(
-        vocab_size=target.vocab_size, hidden_size=32, intermediate_size=64,
-        num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
+        vocab_size=target.vocab_size,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
         max_position_embeddings=max(target.max_context, 2048),
     )
     with torch.random.fork_rng():
         torch.manual_seed(ctx.spec.options.get("random_seed", 1234))
         model = LlamaForCausalLM(config).eval().requires_grad_(False).to(target.device)
     handle = ModelHandle(
-        spec="random", model=model, tokenizer=target.tokenizer, device=target.device,
-        dtype=torch.float32, source="random init",
+        spec="random",
+        model=model,
+        tokenizer=target.tokenizer,
+        device=target.device,
+        dtype=torch.float32,
+        source="random init",
     )
     return ModelDrafter(handle, target, ctx)

@@ -32,6 +32,32 @@ def check_compatible(spec: SpecConfig) -> None:
                 f"drafter {drafter.name!r} proposes {kind}, which sampler {sampler.name!r} "
                 f"cannot verify; use one of: {', '.join(fits) or 'none registered yet'}"
             )
+    _check_draft_kind(drafter, sampler)
+
+
+def _check_draft_kind(drafter, sampler) -> None:
+    """A sampler tagged `draft:<kind>` needs a drafter that produces that kind of draft.
+
+    Cross-vocabulary drafters list the kinds they produce as `draft:` tags; any other
+    drafter proposes target tokens with their q_draft, which serves `draft:token` and
+    `draft:text` (see `playground.drafters.proposal`).
+    """
+    cross = "cross_vocab" in drafter.tags
+    produces = {t for t in drafter.tags if t.startswith("draft:")}
+    if not cross:
+        produces |= {"draft:token", "draft:text"}
+    needs = {t for t in sampler.tags if t.startswith("draft:")}
+    if needs - produces:
+        fits = [
+            e.name
+            for e in SAMPLERS
+            if ("cross_vocab" in e.tags or not cross)
+            and {t for t in e.tags if t.startswith("draft:")} <= produces
+        ]
+        raise IncompatibleError(
+            f"sampler {sampler.name!r} needs {', '.join(sorted(needs))} drafts, which drafter "
+            f"{drafter.name!r} does not produce; use one of: {', '.join(fits) or 'none'}"
+        )
 
 
 def build_engine(

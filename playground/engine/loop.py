@@ -88,6 +88,8 @@ class Engine:
                 accepted, next_token = verdict.accepted, verdict.next_token
             else:
                 verdict, accepted, next_token = None, [], p_target.sample(0, rng)
+            if self.drafter is not None:
+                self.drafter.observe(context, p_target, draft)
             # 4) commit
             emitted = draft.tokens[accepted].tolist() + [next_token]
             emitted, done = stops.take(emitted)
@@ -189,7 +191,7 @@ class Engine:
         nodes = torch.arange(len(tokens))
         step.draft_tokens, step.draft_parents = tokens, draft.parent_list
         step.draft_text = [strings[t] for t in tokens]
-        step.p_target = p_target.probs[rows, draft.tokens].tolist()
+        step.p_target = p_target.prob_of(rows, draft.tokens).tolist()
         if draft.q_draft is not None:
             step.q_draft = draft.q_draft[nodes, draft.tokens].tolist()
         else:
@@ -197,6 +199,8 @@ class Engine:
         step.accepted, step.accept_probs = verdict.accepted, verdict.accept_probs
         step.next_kind = verdict.next_kind
         step.extra = verdict.detail
+        if "features" in draft.extra:  # the drafter's TokenFeatures per node, for DISCO
+            step.extra = {**verdict.detail, "draft_features": draft.extra["features"]}
         return step
 
 

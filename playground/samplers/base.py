@@ -69,6 +69,12 @@ class Distribution:
         source = self.logits if self.logits is not None else self._probs
         return source.shape[-1]
 
+    def prob_of(self, rows: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """p[rows[i], tokens[i]] for each i, without building one-hot rows when greedy."""
+        if self.greedy and self._probs is None:
+            return (self.argmax[rows] == tokens).float()  # (n,)
+        return self.probs[rows, tokens]  # (n,)
+
     def sample(self, row: int, rng: torch.Generator) -> int:
         if self.greedy:
             return int(self.argmax[row])

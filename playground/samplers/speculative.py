@@ -47,10 +47,7 @@ class SpeculativeSampler(Sampler):
         tokens = draft.tokens  # (k,)
         rows = torch.arange(k)
         uniforms = torch.rand(k, generator=rng)  # (k,) drawn always: same seed, same run
-        if p_target.greedy:
-            p_tok = (p_target.argmax[:k] == tokens).to(uniforms.dtype)  # (k,)
-        else:
-            p_tok = p_target.probs[rows, tokens]  # (k,)
+        p_tok = p_target.prob_of(rows, tokens)  # (k,)
         if draft.q_draft is None:
             q_tok = torch.ones(k)
         else:

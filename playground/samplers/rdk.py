@@ -1,0 +1,166 @@
+"""Redistributing Drafter Kernels (RDK): draft target tokens a pruned drafter cannot emit.
+
+Timor et al. 2025, "Out-of-Vocabulary Sampling Boosts Speculative Decoding" (arXiv
+2506.03206): RDK, and its first-order (linear-time) approximation.
+
+Setting. The drafter's vocabulary K is a subset of the target's T (a pruned LM head, the
+`pruned` drafter) and the drafter can read every target token (shared embeddings). TLI
+restricts the drafter's q to K (q', zero elsewhere), so tokens in T \\ K are never drafted
+and acceptance is capped by p_target(K).
+
+Rule. A row-stochastic kernel M (rows: K, columns: T) moves mass along a token-affinity
+prior; the drafter samples its token from
+
+    q_RDK = Mᵀ q',   M(k, ·) = (1 - λ)·δ_k + λ·S(k, ·),
+    S(k, t) = exp(β·cos(e_k, e_t)) / Σ_{t' ∈ O} exp(β·cos(e_k, e_t'))  for t ∈ O, else 0    (1)
+
+with e the target's input embeddings, O = T \\ K the out-of-vocabulary tokens that stand
+for text, λ = `rdk_mix`, β = `rdk_sharpness`. The target verifies with standard
+speculative sampling against q_RDK (`tli.verify_batch`); the drafter feeds the sampled
+token, in or out of K, to its own body.
+
+Why lossless. q_RDK is a distribution over T (M is row-stochastic, q' sums to 1) and the
+drafted token is drawn from it, so the rejection identity gives P(emit y) = p(y) for any
+M. The kernel changes acceptance only. M = I (λ = 0) gives q_RDK = q': exactly TLI, and
+this module then returns q' itself, so outputs match TLI's token for token with one seed.
+
+Expected acceptance. α = Σ_{t ∈ T} min(p_target(t), q_RDK(t)).                          (2)
+
+Variants (registered as two samplers; the pruned drafter builds the matching kernel):
+
+- `rdk`: equation (1) exactly for the `rdk_top` most likely drafter tokens (the rest of
+  q' keeps M = I, so M stays row-stochastic). Cost per drafted token: top · |T| · hidden,
+  i.e. O(N²) when every drafter token carries mass.
+- `rdk_linear`: first-order approximation, O(N). Write ê = e/|e| and expand each kernel
+  row around the q'-mean direction μ = Σ_k q'(k) ê_k, with δ_k = ê_k - μ:
+      exp(β ê_k·ê_t) = exp(β μ·ê_t) · (1 + β δ_k·ê_t + O(β²|δ_k|²)),
+      Z_k = Σ_t exp(β ê_k·ê_t) ≈ Z_μ (1 + β δ_k·m),  m = Σ_t g(t) ê_t,
+  so S(k, t) ≈ g(t)(1 + β δ_k·(ê_t - m)) with g = softmax_{t ∈ O}(β μ·ê_t), and
+      Σ_k q'(k) S(k, t) ≈ g(t)(1 + β (Σ_k q'(k) δ_k)·(ê_t - m)) = g(t)
+  because Σ_k q'(k) δ_k = 0 by the choice of μ. Hence
+      q_lin = (1 - λ) q' + λ · softmax_{t ∈ O}(β μ·ê_t)                                    (3)
+  one matrix-vector product over the vocabulary. The error is second order in the spread
+  of the drafter's embeddings under q'; for a one-hot q' (greedy drafting) (3) equals (1)
+  exactly. q_lin is itself a distribution, so `rdk_linear` is exactly lossless too.
+
+Greedy drafting proposes argmax q_RDK (deterministic: q_draft is None); verification is
+then greedy, so the output is plain greedy decoding's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from playground.config import RDK_MIX, RDK_SHARPNESS, RDK_TOP, read_option
+from playground.engine.tree import Draft
+from playground.errors import IncompatibleError
+from playground.models.handle import ModelHandle
+from playground.models.vocab import NO_TEXT
+from playground.samplers.base import SAMPLERS, Distribution, Sampler, Verdict
+from playground.samplers.tli import verify_chain
+
+VARIANTS = {"rdk": "exact", "rdk_linear": "linear"}
+
+
+@dataclass(eq=False)
+class AffinityKernel:
+    """Equation (1) (or (3) when `linear`) applied to rows of q' over the target vocabulary."""
+
+    embeddings: torch.Tensor  # (target_vocab, hidden), shared with the model, never copied
+    inv_norms: torch.Tensor  # (target_vocab,) 1 / |e_t|
+    receives: torch.Tensor  # (target_vocab,) bool: O, the tokens mass may move to
+    mix: float  # λ
+    sharpness: float  # β
+    top: int
+    linear: bool
+
+    def apply(self, q_prime: torch.Tensor) -> torch.Tensor:
+        """q_RDK for each row of q_prime (B, target_vocab); q_prime itself when M = I."""
+        if self.mix == 0.0 or not bool(self.receives.any()):
+            return q_prime
+        rule = self._linear_row if self.linear else self._exact_row
+        return torch.stack([rule(row) for row in q_prime])  # (B, target_vocab)
+
+    def _affinity(self, directions: torch.Tensor) -> torch.Tensor:
+        """β·cos(direction, e_t) over O for each column direction (hidden, m): (vocab, m)."""
+        e = self.embeddings
+        scores = (e @ directions.to(e.device, e.dtype)).float().cpu()  # (vocab, m)
+        scores = scores * self.inv_norms[:, None] * self.sharpness
+        return scores.masked_fill(~self.receives[:, None], float("-inf"))
+
+    def _unit(self, ids: torch.Tensor) -> torch.Tensor:
+        rows = self.embeddings[ids.to(self.embeddings.device)].float().cpu()  # (m, hidden)
+        return rows * self.inv_norms[ids][:, None]
+
+    def _exact_row(self, q: torch.Tensor) -> torch.Tensor:
+        m = min(self.top, int((q > 0).sum()))
+        if m == 0:
+            return q
+        weights, ids = q.topk(m)  # (m,)
+        kernel = self._affinity(self._unit(ids).T).softmax(dim=0)  # (vocab, m): S(k_j, ·)
+        moved = self.mix * weights  # (m,)
+        out = q.clone()
+        out[ids] -= moved
+        return (out + kernel @ moved).clamp_min(0.0)  # (vocab,)
+
+    def _linear_row(self, q: torch.Tensor) -> torch.Tensor:
+        support = (q > 0).nonzero()[:, 0]  # (s,)
+        mean = q[support] @ self._unit(support)  # (hidden,): μ
+        spread = self._affinity(mean[:, None])[:, 0].softmax(dim=0)  # (vocab,)
+        return (1.0 - self.mix) * q + self.mix * spread  # (vocab,)
+
+
+def make_kernel(
+    sampler: str, target: ModelHandle, keep_ids: torch.Tensor, options: dict[str, Any]
+) -> AffinityKernel:
+    """The kernel of RDK variant `sampler` for a drafter holding target ids `keep_ids`."""
+    vocab = target.vocab_size
+    embeddings = target.model.get_input_embeddings().weight.detach()[:vocab]  # (vocab, hidden)
+    with torch.inference_mode():
+        norms = embeddings.float().norm(dim=-1).cpu()  # (vocab,)
+    receives = torch.tensor([s != NO_TEXT for s in target.token_strings])  # (vocab,)
+    receives[keep_ids] = False
+    return AffinityKernel(
+        embeddings=embeddings,
+        inv_norms=1.0 / norms.clamp_min(1e-6),
+        receives=receives,
+        mix=read_option(options, RDK_MIX),
+        sharpness=read_option(options, RDK_SHARPNESS),
+        top=read_option(options, RDK_TOP),
+        linear=VARIANTS[sampler] == "linear",
+    )
+
+
+class RDKSampler(Sampler):
+    def verify(self, draft: Draft, p_target: Distribution, rng: torch.Generator) -> Verdict:
+        self.check_draft(draft)
+        if draft.extra.get("proposal") != "kernel":
+            raise IncompatibleError(
+                "rdk verifies drafts sampled through its kernel; use the pruned drafter with "
+                "it (other drafters: tli or slem)"
+            )
+        return verify_chain(draft, p_target, rng, draft.q_draft)
+
+
+@SAMPLERS.register(
+    "rdk",
+    summary="a pruned drafter's mass is redistributed to out-of-vocabulary tokens by embedding "
+    "affinity, then verified with p/q (exact kernel on the top drafter tokens)",
+    paper="Timor et al. 2025, arXiv 2506.03206: Redistributing Drafter Kernels",
+    tags=("cross_vocab", "draft:kernel"),
+)
+class ExactRDKSampler(RDKSampler):
+    pass
+
+
+@SAMPLERS.register(
+    "rdk_linear",
+    summary="RDK with the first-order O(N) kernel: one softmax around the drafter's mean embedding",
+    paper="Timor et al. 2025, arXiv 2506.03206: RDK, first-order approximation",
+    tags=("cross_vocab", "draft:kernel"),
+)
+class LinearRDKSampler(RDKSampler):
+    pass

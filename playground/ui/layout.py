@@ -1,0 +1,286 @@
+"""The page's components, laid out: controls on the left, views in tabs on the right.
+
+Every slider's bounds and default come from `playground.config`; every choice list from
+the registries and presets, so methods other engineers register appear with no change.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from playground import config as C
+from playground.bench.prompts import load_prompts
+from playground.drafters import DRAFTERS
+from playground.errors import SpecLabError
+from playground.models import BUNDLED, TINY_MODELS, load_presets
+from playground.samplers import SAMPLERS
+from playground.schedules import SCHEDULES
+from playground.ui import tokens
+from playground.ui.handlers import entry_markdown
+from playground.ui.inputs import NONE, RunInputs, SpecInputs
+
+DEFAULTS = RunInputs()
+EXAMPLE_PROMPTS = [
+    "The little robot walked to the market every morning to buy",
+    "def add(a, b):\n    return",
+]
+
+
+class Page:
+    """Attribute bag of the page's components (set by `build_layout`)."""
+
+    def run_inputs(self) -> list[gr.components.Component]:
+        return [getattr(self, name) for name in RunInputs.names()]
+
+    def spec_inputs_b(self) -> list[gr.components.Component]:
+        return [getattr(self, f"{name}_b") for name in _spec_names()]
+
+
+def _spec_names() -> list[str]:
+    from dataclasses import fields
+
+    return [f.name for f in fields(SpecInputs)]
+
+
+def slider(knob: C.Knob, label: str | None = None, high: float | None = None, **kw) -> gr.Slider:
+    step = 1 if knob.integer else 0.01
+    low = knob.low + (step if not knob.low_inclusive else 0)
+    return gr.Slider(
+        low,
+        high if high is not None else knob.high,
+        value=knob.default,
+        step=step,
+        label=label or knob.name,
+        info=knob.help,
+        **kw,
+    )
+
+
+def number(knob: C.Knob, label: str | None = None, **kw) -> gr.Number:
+    return gr.Number(
+        value=knob.default,
+        minimum=knob.low,
+        maximum=knob.high,
+        label=label or knob.name,
+        info=knob.help,
+        precision=0 if knob.integer else None,
+        **kw,
+    )
+
+
+def model_choices() -> tuple[list[str], list[str]]:
+    presets = load_presets()
+    offline = [f"bundled:{n}" for n in BUNDLED] + [f"tiny:{n}" for n in TINY_MODELS]
+    targets = list(dict.fromkeys([*offline, *(p.target for p in presets)]))
+    drafters = list(dict.fromkeys([*offline, *(p.drafter for p in presets)]))
+    return targets, drafters
+
+
+def drafter_choices() -> list[tuple[str, str]]:
+    return [("none (plain decoding)", NONE), *((n, n) for n in DRAFTERS.names())]
+
+
+def option_help() -> str:
+    names = ", ".join(f"{k.name} ({k.help})" for k in getattr(C, "OPTION_KNOBS", {}).values())
+    return "key=value, comma separated" + (f"; known: {names}" if names else "")
+
+
+def spec_controls(page: Page, suffix: str, targets: list[str], drafters: list[str]) -> None:
+    """Target, drafter, drafter model, sampler, schedule, draft length, options."""
+    setattr(
+        page,
+        f"target{suffix}",
+        gr.Dropdown(
+            targets,
+            value=DEFAULTS.target,
+            allow_custom_value=True,
+            label="target model",
+            info="bundled:… and tiny:… run offline; or a Hub id, a model directory, a .gguf",
+        ),
+    )
+    setattr(
+        page,
+        f"drafter{suffix}",
+        gr.Dropdown(drafter_choices(), value=DEFAULTS.drafter, label="drafter"),
+    )
+    setattr(
+        page,
+        f"drafter_info{suffix}",
+        gr.Markdown(entry_markdown(DRAFTERS, DEFAULTS.drafter), elem_classes="sl-info"),
+    )
+    setattr(
+        page,
+        f"drafter_model{suffix}",
+        gr.Dropdown(
+            drafters,
+            value=DEFAULTS.drafter_model,
+            allow_custom_value=True,
+            label="drafter model (for model drafters)",
+        ),
+    )
+    setattr(
+        page,
+        f"sampler{suffix}",
+        gr.Dropdown(SAMPLERS.names(), value=DEFAULTS.sampler, label="sampler (verification rule)"),
+    )
+    setattr(
+        page,
+        f"sampler_info{suffix}",
+        gr.Markdown(entry_markdown(SAMPLERS, DEFAULTS.sampler), elem_classes="sl-info"),
+    )
+    setattr(
+        page,
+        f"schedule{suffix}",
+        gr.Dropdown(SCHEDULES.names(), value=DEFAULTS.schedule, label="schedule (draft length)"),
+    )
+    setattr(
+        page,
+        f"schedule_info{suffix}",
+        gr.Markdown(entry_markdown(SCHEDULES, DEFAULTS.schedule), elem_classes="sl-info"),
+    )
+    setattr(page, f"num_draft_tokens{suffix}", slider(C.NUM_DRAFT_TOKENS))
+    setattr(
+        page,
+        f"options{suffix}",
+        gr.Textbox(
+            label="drafter/sampler options",
+            placeholder="e.g. keep_fraction=0.25",
+            info=option_help(),
+            max_lines=3,
+        ),
+    )
+    setattr(page, f"compat{suffix}", gr.Markdown(elem_classes="sl-compat"))
+
+
+def build_layout() -> Page:
+    page = Page()
+    targets, drafters = model_choices()
+    gr.Markdown(
+        "# 🔮 SpecLab · a speculative-decoding playground\nPick a target, a drafter and "
+        "a sampler; watch every round draft, verify and accept.",
+        elem_id="sl-title",
+    )
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=320, elem_id="sl-controls"):
+            page.preset = gr.Dropdown(
+                [p.name for p in load_presets()],
+                value=None,
+                label="preset pair",
+                info="fills target, drafter, model",
+            )
+            page.preset_note = gr.Markdown(elem_classes="sl-info")
+            spec_controls(page, "", targets, drafters)
+            with gr.Accordion("draft length and n-grams", open=False):
+                page.max_draft_tokens = slider(C.MAX_DRAFT_TOKENS)
+                page.ngram_min = slider(C.NGRAM_MIN)
+                page.ngram_max = slider(C.NGRAM_MAX)
+            with gr.Accordion("sampling", open=True):
+                page.temperature = slider(C.TEMPERATURE)
+                page.top_p = slider(C.TOP_P)
+                page.top_k = number(C.TOP_K)
+                page.repetition_penalty = slider(C.REPETITION_PENALTY)
+                page.seed = number(C.SEED)
+                page.max_new_tokens = slider(
+                    C.MAX_NEW_TOKENS, high=min(C.MAX_NEW_TOKENS.high, 1024)
+                )
+        with gr.Column(scale=3, min_width=480):
+            page.prompt = gr.Textbox(EXAMPLE_PROMPTS[0], label="prompt", lines=3, max_lines=12)
+            page.examples = gr.Examples(
+                _examples(),
+                inputs=[page.prompt],
+                cache_examples=False,
+                label="example prompts",
+                examples_per_page=6,
+            )
+            with gr.Row():
+                page.compare_plain = gr.Checkbox(
+                    False,
+                    label="compare with plain decoding",
+                    info="also run the target alone → speedup",
+                )
+                page.teaching = gr.Checkbox(
+                    False, label="teaching mode", info="start paused; step one round at a time"
+                )
+                page.step_delay = slider(C.STEP_DELAY, label="watch delay (s)")
+            with gr.Row(elem_id="sl-buttons"):
+                page.run = gr.Button("Run", variant="primary", elem_id="sl-run")
+                page.stop = gr.Button("Stop", variant="stop", elem_id="sl-stop")
+                page.pause = gr.Button("Pause", elem_id="sl-pause")
+                page.next_round = gr.Button("Next round", elem_id="sl-next")
+                page.resume = gr.Button("Resume", elem_id="sl-resume")
+            page.status = gr.Markdown("Ready.", elem_id="sl-status")
+            _view_tabs(page, targets, drafters)
+    return page
+
+
+def _view_tabs(page: Page, targets: list[str], drafters: list[str]) -> None:
+    with gr.Tabs():
+        with gr.Tab("Tokens", id="tokens"):
+            page.tokens = gr.HTML(tokens.legend(), elem_id="sl-tokens")
+            page.metrics = gr.Markdown(elem_id="sl-metrics")
+        with gr.Tab("Draft tree", id="tree"):
+            page.round = gr.Slider(
+                0,
+                1,
+                value=0,
+                step=1,
+                label="round",
+                info="browse earlier rounds (follows the live round while running)",
+            )
+            page.tree = gr.Plot(elem_id="sl-tree", show_label=False)
+            page.teach = gr.HTML(elem_id="sl-teach")
+        with gr.Tab("Acceptance", id="acceptance"):
+            page.acceptance = gr.Plot(show_label=False, elem_id="sl-acceptance")
+            with gr.Row():
+                page.histogram = gr.Plot(show_label=False)
+                page.heatmap = gr.Plot(show_label=False)
+        with gr.Tab("Speed", id="speed"):
+            page.speed = gr.Plot(show_label=False, elem_id="sl-speed")
+            page.split = gr.Plot(show_label=False)
+            page.timeline = gr.Plot(show_label=False)
+        with gr.Tab("Compare", id="compare"):
+            gr.Markdown(
+                "Configuration **A** is the one on the left; set **B** here. Same "
+                "prompt, seed and sampling settings for both."
+            )
+            with gr.Row(), gr.Column():
+                spec_controls(page, "_b", targets, drafters)
+            page.compare_run = gr.Button("Run comparison", variant="primary", elem_id="sl-compare")
+            page.compare = gr.HTML(elem_id="sl-compare-tokens")
+            page.compare_speed = gr.Plot(show_label=False)
+        with gr.Tab("Vocabulary", id="vocab"):
+            page.vocab_run = gr.Button("Compare the target's and drafter model's vocabularies")
+            with gr.Row():
+                page.venn = gr.Plot(show_label=False, elem_id="sl-venn")
+                page.ranks = gr.Plot(show_label=False)
+            page.vocab_details = gr.Markdown()
+        with gr.Tab("Theory", id="theory"):
+            with gr.Row():
+                page.alpha = slider(C.THEORY_ALPHA, label="α (acceptance rate)")
+                page.gamma = slider(C.NUM_DRAFT_TOKENS, label="γ (draft length)", high=16)
+                page.cost = slider(C.THEORY_COST_RATIO, label="c (cost ratio)")
+            page.use_measured = gr.Button("Use the last run's α, γ, c")
+            with gr.Row():
+                page.theory_curve = gr.Plot(show_label=False, elem_id="sl-theory")
+                page.theory_contour = gr.Plot(show_label=False)
+        with gr.Tab("Traces", id="traces"):
+            gr.Markdown(
+                "Download the last run as SpecLab traces (JSON, one file per run leg), "
+                "or upload traces to replay every view without loading a model."
+            )
+            page.download = gr.Button("Prepare trace download", elem_id="sl-download")
+            page.trace_files = gr.File(label="traces", file_count="multiple", interactive=False)
+            page.upload = gr.File(
+                label="replay traces",
+                file_count="multiple",
+                file_types=[".json"],
+                elem_id="sl-upload",
+            )
+
+
+def _examples() -> list[list[str]]:
+    try:
+        prompts = [p.prompt for p in load_prompts("quick")]
+    except SpecLabError:  # the prompt set is optional for the page
+        prompts = []
+    return [[p] for p in [*EXAMPLE_PROMPTS, *prompts[:6]]]

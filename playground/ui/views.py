@@ -1,0 +1,155 @@
+"""Everything the page shows, drawn from one `RunRecord`: `render(record, ...) -> Views`.
+
+Light views (status, tokens, metrics, the selected round) are cheap and redrawn on every
+update; heavy figures only when `heavy=True` (the streaming handler asks for them a few
+times a second and at the end), otherwise they are None and the page keeps what it has.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import plotly.graph_objects as go
+
+from playground import config as C
+from playground.engine.events import Step
+from playground.ui import figures, speed, teaching, tokens
+from playground.ui.record import LegMetrics, RunRecord, leg_metrics
+
+CONVENTIONS = (
+    "τ = mean tokens per target forward, bonus included (plain decoding = 1.00) · "
+    "acceptance = accepted draft tokens / drafted tokens · speedup = tokens/s ÷ tokens/s of "
+    "plain decoding of the same target and prompt in the same process, after a short warm-up "
+    "(tick *compare with plain decoding*) · bound = speedup of a zero-overhead engine with the "
+    "measured α_i and costs."
+)
+
+
+@dataclass(frozen=True)
+class TheoryInputs:
+    alpha: float = C.THEORY_ALPHA.default
+    gamma: int = C.NUM_DRAFT_TOKENS.default
+    cost: float = C.THEORY_COST_RATIO.default
+
+
+@dataclass
+class Views:
+    status: str
+    tokens: str
+    metrics: str
+    round_max: int
+    round_value: int
+    tree: go.Figure
+    teach: str
+    compare: str
+    acceptance: go.Figure | None = None
+    histogram: go.Figure | None = None
+    heatmap: go.Figure | None = None
+    speed: go.Figure | None = None
+    split: go.Figure | None = None
+    timeline: go.Figure | None = None
+    theory_curve: go.Figure | None = None
+    theory_contour: go.Figure | None = None
+
+
+def _fmt(value: float | None, pattern: str = "{:.2f}", missing: str = "–") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return missing
+    return pattern.format(value)
+
+
+def metrics_markdown(ms: list[LegMetrics]) -> str:
+    if not ms:
+        return f"No run yet.\n\n<small>{CONVENTIONS}</small>"
+    rows = [
+        "| run | tokens | rounds | τ | acceptance | draft/round | tok/s | speedup | bound |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for m in ms:
+        rows.append(
+            f"| {m.label} | {m.new_tokens} | {m.rounds} | {_fmt(m.tau)} | "
+            f"{_fmt(m.acceptance, '{:.1%}')} | {_fmt(m.mean_draft or None, '{:.1f}')} | "
+            f"{_fmt(m.tokens_per_s, '{:.1f}')} | {_fmt(m.speedup, '{:.2f}×')} | "
+            f"{_fmt(m.bound, '{:.2f}×')} |"
+        )
+    alphas = [m for m in ms if m.per_position]
+    lines = [
+        f"- α_i ({m.label}): " + " ".join(f"{a:.2f}" for a in m.per_position[:12]) for m in alphas
+    ]
+    return "\n".join([*rows, "", *lines, "", f"<small>{CONVENTIONS}</small>"])
+
+
+def one_line(m: LegMetrics) -> str:
+    parts = [
+        f"{m.new_tokens} tokens",
+        f"τ {_fmt(m.tau)}",
+        f"{_fmt(m.tokens_per_s, '{:.1f}')} tok/s",
+    ]
+    if m.per_position:
+        parts.insert(2, f"acceptance {_fmt(m.acceptance, '{:.0%}')}")
+    if m.speedup is not None:
+        parts.append(f"{m.speedup:.2f}× vs plain")
+    return " · ".join(parts)
+
+
+def measured_points(ms: list[LegMetrics]) -> list[teaching.MeasuredPoint]:
+    return [
+        teaching.MeasuredPoint(m.label, m.mean_draft, m.acceptance, m.speedup, m.draft_cost)
+        for m in ms
+        if m.speedup is not None and m.mean_draft and not math.isnan(m.acceptance)
+    ]
+
+
+def selected_step(record: RunRecord, round_index: float | None) -> Step | None:
+    leg = record.main
+    if leg is None or not leg.steps:
+        return None
+    if round_index is None:
+        return leg.steps[-1]
+    return leg.steps[max(0, min(int(round_index), len(leg.steps) - 1))]
+
+
+def sampler_of(record: RunRecord) -> str:
+    leg = record.main
+    if leg is None or leg.summary is None:
+        return ""
+    return str(leg.summary.config.get("sampler") or "") if not leg.plain else ""
+
+
+def render(
+    record: RunRecord,
+    round_index: float | None = None,
+    heavy: bool = True,
+    theory: TheoryInputs | None = None,
+) -> Views:
+    ms = [leg_metrics(record, leg) for leg in record.legs]
+    main = record.main
+    step = selected_step(record, round_index)
+    count = len(main.steps) if main else 0
+    views = Views(
+        status=record.status,
+        tokens=tokens.tokens_html(record),
+        metrics=metrics_markdown(ms),
+        round_max=max(count - 1, 0),
+        round_value=0 if round_index is None else max(0, min(int(round_index), count - 1)),
+        tree=figures.tree_figure(step),
+        teach=teaching.round_table(step, sampler_of(record)),
+        compare=tokens.side_by_side_html(record, [one_line(m) for m in ms]),
+    )
+    if round_index is None:
+        views.round_value = max(count - 1, 0)
+    if heavy:
+        spec_ms = [m for m, leg in zip(ms, record.legs, strict=True) if not leg.plain]
+        views.acceptance = figures.acceptance_figure(spec_ms)
+        views.histogram = figures.histogram_figure([(leg.label, leg) for leg in record.legs])
+        views.heatmap = figures.heatmap_figure(main)
+        views.speed = speed.speed_figure(record.legs, ms)
+        views.split = speed.split_figure(ms)
+        views.timeline = speed.timeline_figure(record.legs)
+        theory = theory or TheoryInputs()
+        figs = teaching.theory_figures(
+            theory.alpha, int(theory.gamma), theory.cost, measured_points(ms)
+        )
+        views.theory_curve, views.theory_contour = figs.curve, figs.contour
+    return views

@@ -22,18 +22,40 @@ def add_generation_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--drafter-model", default=None, help="model spec for model drafters")
     parser.add_argument("--sampler", default=C.SpecConfig.sampler, help="verification rule")
     parser.add_argument("--schedule", default=C.SpecConfig.schedule, help="draft-length schedule")
-    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                        help="drafter/sampler option, e.g. tree=static:3,2,1 (repeatable)")
-    for name in ("num_draft_tokens", "max_draft_tokens", "ngram_max", "ngram_min",
-                 "max_new_tokens", "temperature", "top_k", "top_p", "repetition_penalty", "seed"):
+    parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="drafter/sampler option, e.g. tree=static:3,2,1 (repeatable)",
+    )
+    for name in (
+        "num_draft_tokens",
+        "max_draft_tokens",
+        "ngram_max",
+        "ngram_min",
+        "max_new_tokens",
+        "temperature",
+        "top_k",
+        "top_p",
+        "repetition_penalty",
+        "seed",
+    ):
         knob = knobs[name]
-        parser.add_argument("--" + name.replace("_", "-"), type=int if knob.integer else float,
-                            default=knob.default, help=f"{knob.help} (default {knob.default})")
+        parser.add_argument(
+            "--" + name.replace("_", "-"),
+            type=int if knob.integer else float,
+            default=knob.default,
+            help=f"{knob.help} (default {knob.default})",
+        )
     parser.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: best found)")
     parser.add_argument("--dtype", default=None, help="float32, bfloat16 (default: per device)")
-    parser.add_argument("--trust-remote-code", action="store_true",
-                        help="allow model code from the Hub (off unless given here)")
+    parser.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="allow model code from the Hub (off unless given here)",
+    )
 
 
 def parse_options(items: list[str]) -> dict[str, object]:
@@ -57,14 +79,23 @@ def _number(value: str) -> object:
 
 def configs_from_args(args: argparse.Namespace) -> tuple[C.SpecConfig, C.GenerationConfig]:
     spec = C.SpecConfig(
-        drafter=args.drafter, drafter_model=args.drafter_model, sampler=args.sampler,
-        schedule=args.schedule, num_draft_tokens=args.num_draft_tokens,
-        max_draft_tokens=args.max_draft_tokens, ngram_max=args.ngram_max,
-        ngram_min=args.ngram_min, options=parse_options(args.option),
+        drafter=args.drafter,
+        drafter_model=args.drafter_model,
+        sampler=args.sampler,
+        schedule=args.schedule,
+        num_draft_tokens=args.num_draft_tokens,
+        max_draft_tokens=args.max_draft_tokens,
+        ngram_max=args.ngram_max,
+        ngram_min=args.ngram_min,
+        options=parse_options(args.option),
     )
     gen = C.GenerationConfig(
-        max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_k=args.top_k,
-        top_p=args.top_p, repetition_penalty=args.repetition_penalty, seed=args.seed,
+        max_new_tokens=args.max_new_tokens,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        repetition_penalty=args.repetition_penalty,
+        seed=args.seed,
         stop_strings=tuple(args.stop),
     )
     return spec, gen
@@ -76,8 +107,11 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
 
     models = sub.add_parser("models", help="list presets and what works offline")
-    models.add_argument("--fetch", action="store_true",
-                        help="fetch and prepare the bundled offline models now")
+    models.add_argument(
+        "--fetch",
+        action="store_true",
+        help="fetch, verify and dequantise the bundled offline models now",
+    )
 
     gen = sub.add_parser("generate", help="decode one prompt, streaming tokens")
     add_generation_flags(gen)
@@ -96,8 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     add_bench_flags(bench)
 
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     try:
         from playground import commands
 

@@ -13,12 +13,18 @@ def models(args: argparse.Namespace) -> int:
     from playground.models import available_offline, ensure_all, load_presets
 
     if args.fetch:
+        from playground.models import load_model
+
         for name, path in ensure_all().items():
-            print(f"bundled:{name}: {path}")
+            handle = load_model(f"bundled:{name}")  # dequantises once, then cached
+            print(f"bundled:{name}: {path} ({handle.source})")
+            del handle
     print(f"{'preset':32} {'offline':8} {'target':34} drafter")
     for preset in load_presets():
         offline = available_offline(preset.target) and available_offline(preset.drafter)
-        print(f"{preset.name:32} {'yes' if offline else 'no':8} {preset.target:34} {preset.drafter}")
+        print(
+            f"{preset.name:32} {'yes' if offline else 'no':8} {preset.target:34} {preset.drafter}"
+        )
         print(f"{'':32} {'':8} {preset.note}")
     return 0
 
@@ -28,8 +34,9 @@ def generate(args: argparse.Namespace) -> int:
     from playground.models import load_model
 
     spec, gen = configs_from_args(args)
-    target = load_model(args.target, device=args.device, dtype=args.dtype,
-                        trust_remote_code=args.trust_remote_code)
+    target = load_model(
+        args.target, device=args.device, dtype=args.dtype, trust_remote_code=args.trust_remote_code
+    )
     engine = build_engine(target, spec, gen)
     if args.compare:
         _warm_up(target, engine, args.prompt)
@@ -40,7 +47,7 @@ def generate(args: argparse.Namespace) -> int:
         steps.append(step)
         ids += step.emitted
         text = target.decode(ids)
-        sys.stdout.write(text[len(shown):] if text.startswith(shown) else "\n" + text)
+        sys.stdout.write(text[len(shown) :] if text.startswith(shown) else "\n" + text)
         sys.stdout.flush()
         shown = text
     print()

@@ -166,9 +166,8 @@ def _from_dict(cls: type, values: dict[str, Any]) -> Any:
     names = {f.name for f in fields(cls)}
     unknown = sorted(set(values) - names)
     if unknown:
-        raise ConfigError(
-            f"unknown {cls.__name__} field(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}"
-        )
+        known = ", ".join(sorted(names))
+        raise ConfigError(f"unknown {cls.__name__} field(s) {', '.join(unknown)}; known: {known}")
     return cls(**values)
 
 

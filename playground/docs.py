@@ -39,8 +39,9 @@ def readme_block(text: str) -> str:
 def update_readme(path: Path = README) -> None:
     text = path.read_text()
     block = f"{START}\n{registry_table()}{END}"
-    path.write_text(re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, text,
-                           flags=re.S))
+    path.write_text(
+        re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S)
+    )
 
 
 if __name__ == "__main__":

@@ -7,9 +7,24 @@ from playground.__main__ import main
 
 def test_generate_compare_and_trace(tmp_path, capsys):
     trace = tmp_path / "run.json"
-    code = main(["generate", "--target", "tiny:target", "--drafter", "prompt_lookup",
-                 "--sampler", "greedy", "--prompt", "the cat sat on the mat. the cat",
-                 "--max-new-tokens", "12", "--compare", "--trace", str(trace)])
+    code = main(
+        [
+            "generate",
+            "--target",
+            "tiny:target",
+            "--drafter",
+            "prompt_lookup",
+            "--sampler",
+            "greedy",
+            "--prompt",
+            "the cat sat on the mat. the cat",
+            "--max-new-tokens",
+            "12",
+            "--compare",
+            "--trace",
+            str(trace),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert "[plain]" in out and "speedup" in out and "tau" in out

@@ -45,8 +45,9 @@ def run_hf(
         "pad_token_id": target.tokenizer.pad_token_id or 0,
     }
     if not config.greedy:
-        kwargs.update(temperature=config.temperature, top_k=config.top_k or None,
-                      top_p=config.top_p)
+        kwargs.update(
+            temperature=config.temperature, top_k=config.top_k or None, top_p=config.top_p
+        )
     if method == "hf_prompt_lookup":
         kwargs["prompt_lookup_num_tokens"] = num_draft_tokens
     elif method == "hf_assisted":

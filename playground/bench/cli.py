@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 from playground import config as C
 
@@ -26,9 +27,13 @@ def add_bench_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", default=C.DEFAULT_TARGET)
     parser.add_argument("--prompts", default="quick", help="prompt set name or .jsonl path")
     parser.add_argument("--per-category", type=int, default=None)
-    parser.add_argument("--method", action="append", default=[],
-                        help="plain | hf | hf_prompt_lookup[:k] | hf_assisted:MODEL[:k] | "
-                             "key=value,... of SpecConfig (repeatable)")
+    parser.add_argument(
+        "--method",
+        action="append",
+        default=[],
+        help="plain | hf | hf_prompt_lookup[:k] | hf_assisted:MODEL[:k] | "
+        "key=value,... of SpecConfig (repeatable)",
+    )
     parser.add_argument("--config", default=None, help="TOML file with [[method]] tables")
     knob = C.MAX_NEW_TOKENS
     parser.add_argument("--max-new-tokens", type=int, default=64)
@@ -61,8 +66,9 @@ def run_bench(args: argparse.Namespace) -> int:
     from playground.models import load_model
 
     methods = [Method("plain")] + [parse_method(m) for m in methods_from_args(args)]
-    config = C.GenerationConfig(max_new_tokens=args.max_new_tokens,
-                                temperature=args.temperature, seed=args.seed)
+    config = C.GenerationConfig(
+        max_new_tokens=args.max_new_tokens, temperature=args.temperature, seed=args.seed
+    )
     prompts = load_prompts(args.prompts, args.per_category)
     target = load_model(args.target, device=args.device, dtype=args.dtype)
     cache: dict = {}
@@ -75,8 +81,10 @@ def run_bench(args: argparse.Namespace) -> int:
     rows = Runner(target, config, load, args.repeats).run(methods, prompts)
     name = args.name or ("quick" if args.quick else "custom")
     command = "python -m playground bench " + " ".join(sys.argv[2:] if len(sys.argv) > 2 else [])
-    title = (f"{name}: {args.target}, {len(prompts)} prompts, {args.max_new_tokens} new tokens, "
-             f"temperature {args.temperature}")
+    title = (
+        f"{name}: {args.target}, {len(prompts)} prompts, {args.max_new_tokens} new tokens, "
+        f"temperature {args.temperature}"
+    )
     aggs = aggregate(rows)
     table = markdown(aggs, title, command.strip())
     out = Path(args.out)

@@ -42,14 +42,21 @@ def aggregate(rows: list[Row], plain_label: str = "plain") -> list[Aggregate]:
         mine = [r for r in rows if r.method == method]
         tokens, seconds = sum(r.new_tokens for r in mine), sum(r.seconds for r in mine)
         equal = [r.greedy_equal for r in mine if r.greedy_equal is not None]
-        out.append(Aggregate(
-            method=method, prompts=len(mine), tokens=tokens, seconds=seconds,
-            tokens_per_s=tokens / seconds, speedup=tokens / seconds / plain_tps,
-            min_speedup=min(r.speedup for r in mine),
-            tau=_mean([r.tau for r in mine]), acceptance=_mean([r.acceptance for r in mine]),
-            greedy_equal=f"{sum(equal)}/{len(equal)}" if equal else "—",
-            bound=_mean([r.bound for r in mine]),
-        ))
+        out.append(
+            Aggregate(
+                method=method,
+                prompts=len(mine),
+                tokens=tokens,
+                seconds=seconds,
+                tokens_per_s=tokens / seconds,
+                speedup=tokens / seconds / plain_tps,
+                min_speedup=min(r.speedup for r in mine),
+                tau=_mean([r.tau for r in mine]),
+                acceptance=_mean([r.acceptance for r in mine]),
+                greedy_equal=f"{sum(equal)}/{len(equal)}" if equal else "—",
+                bound=_mean([r.bound for r in mine]),
+            )
+        )
     return out
 
 
@@ -110,9 +117,17 @@ def write_html(rows: list[Row], aggs: list[Aggregate], path: Path, title: str) -
         mine = [r for r in rows if r.method == agg.method]
         by_cat = [_mean([r.speedup for r in mine if r.category == c]) for c in categories]
         fig.add_trace(go.Bar(name=agg.method, x=categories, y=by_cat), row=1, col=1)
-        fig.add_trace(go.Scatter(name=agg.method, x=[r.tau for r in mine],
-                                 y=[r.tokens_per_s for r in mine], mode="markers",
-                                 showlegend=False), row=1, col=2)
+        fig.add_trace(
+            go.Scatter(
+                name=agg.method,
+                x=[r.tau for r in mine],
+                y=[r.tokens_per_s for r in mine],
+                mode="markers",
+                showlegend=False,
+            ),
+            row=1,
+            col=2,
+        )
     fig.update_layout(title=title, barmode="group", height=500)
     path.write_text(fig.to_html(include_plotlyjs="inline", full_html=True))
 
@@ -123,5 +138,7 @@ def update_readme(readme: Path, key: str, table: str) -> None:
     start, end = f"<!-- bench:{key} -->", f"<!-- /bench:{key} -->"
     block = f"{start}\n{table}{end}"
     pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
-    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text + "\n" + block + "\n"
+    text = (
+        pattern.sub(lambda _: block, text) if pattern.search(text) else text + "\n" + block + "\n"
+    )
     readme.write_text(text)

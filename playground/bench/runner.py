@@ -43,7 +43,13 @@ def parse_method(text: str) -> Method:
     head, _, rest = text.partition(":")
     if head in HF_METHODS:
         parts = rest.split(":") if rest else []
-        k = int(parts.pop()) if parts and parts[-1].isdigit() else 10 if head != "hf_assisted" else 4
+        k = (
+            int(parts.pop())
+            if parts and parts[-1].isdigit()
+            else 10
+            if head != "hf_assisted"
+            else 4
+        )
         assistant = ":".join(parts) or None
         if head == "hf_assisted" and not assistant:
             raise ConfigError("hf_assisted needs a model: hf_assisted:MODEL[:num_draft_tokens]")
@@ -116,10 +122,17 @@ class Runner:
     def _once(self, method: Method, prompt: Prompt):
         if method.hf:
             assistant = self.load(method.assistant) if method.assistant else None
-            return run_hf(method.hf, self.target, prompt.prompt, self.config,
-                          method.num_draft_tokens, assistant)
-        engine = build_engine(self.target, method.spec, self.config, load=self.load,
-                              label=method.label)
+            return run_hf(
+                method.hf,
+                self.target,
+                prompt.prompt,
+                self.config,
+                method.num_draft_tokens,
+                assistant,
+            )
+        engine = build_engine(
+            self.target, method.spec, self.config, load=self.load, label=method.label
+        )
         steps = list(engine.stream(prompt.prompt))
         return steps, summarize(engine, prompt.prompt, steps)
 
@@ -136,17 +149,34 @@ class Runner:
             runs = [self._once(method, prompt) for _ in range(self.repeats)]
             seconds = statistics.median(r.seconds for r in runs)
             ids = runs[0].token_ids
-            row = Row(method.label, prompt.id, prompt.category, len(ids), seconds,
-                      len(ids) / seconds, len(ids) / seconds / plain_tps)
+            row = Row(
+                method.label,
+                prompt.id,
+                prompt.category,
+                len(ids),
+                seconds,
+                len(ids) / seconds,
+                len(ids) / seconds / plain_tps,
+            )
         else:
             steps, s = plain if method.spec is None else self._engine_runs(method, prompt)
             ids = s.token_ids
-            row = Row(method.label, prompt.id, prompt.category, s.new_tokens, s.wall_time,
-                      s.new_tokens / s.wall_time, s.new_tokens / s.wall_time / plain_tps,
-                      tau=s.tau, acceptance=_finite(s.acceptance_rate),
-                      per_position=s.per_position_acceptance, draft_time=s.draft_time,
-                      verify_time=s.verify_time, other_time=s.sample_time,
-                      bound=measured_bound(steps, plain_forward_time(plain_steps)))
+            row = Row(
+                method.label,
+                prompt.id,
+                prompt.category,
+                s.new_tokens,
+                s.wall_time,
+                s.new_tokens / s.wall_time,
+                s.new_tokens / s.wall_time / plain_tps,
+                tau=s.tau,
+                acceptance=_finite(s.acceptance_rate),
+                per_position=s.per_position_acceptance,
+                draft_time=s.draft_time,
+                verify_time=s.verify_time,
+                other_time=s.sample_time,
+                bound=measured_bound(steps, plain_forward_time(plain_steps)),
+            )
         if self.config.greedy:
             row.greedy_equal = ids == plain_summary.token_ids
         return row
@@ -160,8 +190,10 @@ def _progress(done: int, total: int, prompt_id: str, started: float) -> None:
     elapsed = time.perf_counter() - started
     left = elapsed / done * (total - done)
     bar = "#" * (20 * done // total)
-    sys.stderr.write(f"\r[{bar:20}] {done}/{total} prompts ({prompt_id}); "
-                     f"{elapsed:.0f} s elapsed, ~{left:.0f} s left ")
+    sys.stderr.write(
+        f"\r[{bar:20}] {done}/{total} prompts ({prompt_id}); "
+        f"{elapsed:.0f} s elapsed, ~{left:.0f} s left "
+    )
     sys.stderr.flush()
     if done == total:
         sys.stderr.write("\n")

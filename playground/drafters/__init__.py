@@ -2,6 +2,6 @@
 
 from playground.drafters.base import DRAFTERS, Drafter, DrafterContext
 from playground.drafters import cross_tokenizer, model, prompt_lookup, pruned  # noqa: F401  (registers)
-from playground.drafters import layer_skip  # noqa: F401  (registers)
+from playground.drafters import auto, layer_skip, token_recycling  # noqa: F401  (registers)
 
 __all__ = ["DRAFTERS", "Drafter", "DrafterContext"]

@@ -59,7 +59,8 @@ class AdjacencyTable:
         hit = known[filled] == top[filled, :1].to(known.dtype)  # (filled, k)
         ranks = torch.where(hit.any(dim=-1), hit.int().argmax(dim=-1), self.top)  # (filled,)
         self.rank_counts += torch.bincount(ranks, minlength=self.top + 1)
-        self.next[previous] = top.to(self.next.dtype)
+        last = _last_occurrence(previous)  # (unique,) rows; a later row wins
+        self.next[previous[last]] = top[last].to(self.next.dtype)
 
     def rank_prior(self) -> list[float]:
         """P(the target's next token is rank r of the row), Laplace-smoothed."""
@@ -82,6 +83,14 @@ class AdjacencyTable:
                 tokens.append(token)
                 parents.append(-1 if parent < 0 else placed[parent])
         return Draft(torch.tensor(tokens, dtype=torch.long), torch.tensor(parents, dtype=torch.long))
+
+
+def _last_occurrence(values: torch.Tensor) -> torch.Tensor:
+    """Indices of the last occurrence of each distinct value."""
+    _, inverse = values.unique(return_inverse=True)
+    positions = torch.arange(values.numel())
+    last = torch.full((int(inverse.max()) + 1,), -1, dtype=torch.long)
+    return last.scatter_reduce_(0, inverse, positions, reduce="amax")
 
 
 def tree_template(prior: list[float], budget: int) -> list[tuple[int, int]]:

@@ -19,7 +19,7 @@ class LogitsProcessor:
         self.config = config
 
     def __call__(self, logits: torch.Tensor, seen: torch.Tensor | None = None) -> Distribution:
-        """logits: (rows, vocab) raw; seen: (rows, vocab) bool, tokens already in each row's text."""
+        """logits: (rows, vocab) raw; seen: (rows, vocab) bool, the tokens each row has seen."""
         cfg = self.config
         logits = logits.float()
         if cfg.repetition_penalty != 1.0 and seen is not None:
@@ -39,7 +39,9 @@ class LogitsProcessor:
         return self.config.repetition_penalty != 1.0
 
 
-def apply_repetition_penalty(logits: torch.Tensor, seen: torch.Tensor, penalty: float) -> torch.Tensor:
+def apply_repetition_penalty(
+    logits: torch.Tensor, seen: torch.Tensor, penalty: float
+) -> torch.Tensor:
     """CTRL (Keskar et al. 2019): divide positive logits of seen tokens, multiply negative ones."""
     penalised = torch.where(logits > 0, logits / penalty, logits * penalty)  # (rows, vocab)
     return torch.where(seen, penalised, logits)

@@ -27,7 +27,7 @@ from playground.engine.stops import StopChecker
 from playground.engine.tree import Draft, tree_attention_inputs
 from playground.errors import PromptError
 from playground.models.handle import ModelHandle
-from playground.samplers.base import Distribution, Sampler
+from playground.samplers.base import Sampler
 from playground.schedules.base import Schedule
 
 
@@ -102,7 +102,9 @@ class Engine:
                 if draft.num_nodes:
                     self.schedule.update(draft.num_nodes, len(accepted))
             t3 = time.perf_counter()
-            yield self._step(index, draft, p_target, verdict, emitted, strings, t0, t1, t2, t3, cache)
+            yield self._step(
+                index, draft, p_target, verdict, emitted, strings, t0, t1, t2, t3, cache
+            )
             if done or index + 1 >= cfg.max_new_tokens:
                 self.stop_reason = stops.reason or "max_new_tokens"
                 return
@@ -180,7 +182,9 @@ class Engine:
             rows[node + 1, draft.tokens[ancestor]] = True
         return rows
 
-    def _step(self, index, draft, p_target, verdict, emitted, strings, t0, t1, t2, t3, cache) -> Step:
+    def _step(
+        self, index, draft, p_target, verdict, emitted, strings, t0, t1, t2, t3, cache
+    ) -> Step:
         tokens = draft.tokens.tolist()
         step = Step(index=index, emitted=emitted, emitted_text=[strings[t] for t in emitted])
         step.draft_time, step.verify_time, step.sample_time = t1 - t0, t2 - t1, t3 - t2

@@ -51,7 +51,9 @@ class GreedySampler(Sampler):
                 accepted.append(match)
                 node = match
         last = accepted[-1] if accepted else -1
-        has_children = bool(draft.children(last)) if not draft.is_chain else len(accepted) < len(tokens)
+        has_children = (
+            bool(draft.children(last)) if not draft.is_chain else len(accepted) < len(tokens)
+        )
         return Verdict(
             accepted=accepted,
             next_token=int(best[last + 1]),

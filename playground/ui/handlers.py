@@ -17,7 +17,7 @@ import torch
 from playground import config as C
 from playground.drafters import DRAFTERS
 from playground.errors import ConfigError, IncompatibleError, SpecLabError
-from playground.models import available_offline, load_presets
+from playground.models import available_offline, load_presets, printable
 from playground.registry import Registry
 from playground.ui import tokens
 from playground.ui.inputs import NONE, RunInputs, SpecInputs
@@ -71,8 +71,8 @@ def entry_markdown(registry: Registry, name: str | None) -> str:
     try:
         e = registry.get(name)
     except SpecLabError as exc:
-        return f"⚠️ {exc}"
-    badge = "🟢 lossless" if e.lossless else f"🟠 lossy: follows {e.follows}"
+        return f"⚠ {exc}"
+    badge = "✓ lossless" if e.lossless else f"⚠ lossy: follows {e.follows}"
     paper = f" · _{e.paper}_" if e.paper else ""
     return f"**{e.name}** · {badge} · {e.summary}{paper}"
 
@@ -95,16 +95,16 @@ def check_config(
         target_spec = inputs.target_spec()
         spec = inputs.spec(max(C.MAX_DRAFT_TOKENS.default, C.MAX_DRAFT_TOKENS.low))
     except SpecLabError as exc:
-        return f"⚠️ {exc}"
+        return f"⚠ {exc}"
     notes = []
     if spec.drafter_model:
         problem = _vocabulary_problem(cache, target_spec, spec.drafter_model, spec.drafter)
         if problem:
-            return f"⚠️ {problem}"
+            return f"⚠ {problem}"
     for model in dict.fromkeys(filter(None, [target_spec, spec.drafter_model])):
         if not available_offline(model):
             notes.append(f"`{model}` is not available offline: loading it needs the Hub")
-    head = "✅ these parts fit" if spec.drafter else "✅ plain decoding"
+    head = "✓ these parts fit" if spec.drafter else "✓ plain decoding"
     return head + ("; " + "; ".join(notes) if notes else ".")
 
 
@@ -176,32 +176,32 @@ def apply_event(record: RunRecord, event: object, control: RunControl | None = N
     """Update the record from a worker event; True when the page should change."""
     if isinstance(event, Loading):
         pct = "" if event.fraction is None else f" {event.fraction:.0%}"
-        record.status = f"⏳ loading `{event.model}`: {event.stage}{pct}"
+        record.status = f"**Loading** `{event.model}`: {event.stage}{pct}"
     elif isinstance(event, StepDone):
         leg = record.legs[event.leg]
         leg.steps.append(event.step)
         leg.prefill_time = event.prefill_time
-        record.status = f"▶️ {leg.label}: round {event.step.index}, {_count(leg)} tokens"
+        record.status = f"**Running** {leg.label}: round {event.step.index}, {_count(leg)} tokens"
     elif isinstance(event, LegDone):
         record.legs[event.leg].summary = event.summary
     elif isinstance(event, Finished):
         record.finished = True
         finalize(record)
         record.status = (
-            "⏹️ stopped; the partial result is kept"
+            "**Stopped**; the partial result is kept"
             if event.cancelled
-            else "✅ done: " + _done_line(record)
+            else "**Done**: " + _done_line(record)
         )
     elif isinstance(event, Failed):
         record.finished = True
         finalize(record)
-        record.status = f"❌ {error_for(event.error)}"
+        record.status = f"**Failed**: {error_for(event.error)}"
     elif isinstance(event, Heartbeat):
         if control is None or not control.paused or not control.running:
             return False
         main = record.main
         where = f"after round {main.steps[-1].index}" if main and main.steps else "before round 0"
-        status = f"⏸️ paused {where}: press **Next round** or **Resume**"
+        status = f"**Paused** {where}: press *Next round* or *Resume*"
         changed, record.status = status != record.status, status
         return changed
     return True
@@ -229,7 +229,7 @@ def run_stream(
     other: SpecInputs | None = None,
     theory: TheoryInputs | None = None,
     light_every: float = 0.1,
-    heavy_every: float = 0.75,
+    heavy_every: float = 1.0,
 ) -> Iterator[Update]:
     """Validate, run through the worker, and yield page updates until the run ends.
 
@@ -245,7 +245,7 @@ def run_stream(
         pending |= apply_event(record, event, control)
         now = time.monotonic()
         if isinstance(event, (Finished, Failed)):
-            yield Update(record, render(record, None, True, theory))
+            yield Update(record, render(record, None, True, theory or TheoryInputs()))
             if isinstance(event, Failed):
                 raise error_for(event.error) from event.error
             return
@@ -254,7 +254,7 @@ def run_stream(
             pending = False
         elif pending and (now - last_light >= light_every or isinstance(event, Heartbeat)):
             heavy = now - last_heavy >= heavy_every or isinstance(event, Heartbeat)
-            yield Update(record, render(record, None, heavy, theory))
+            yield Update(record, render(record, None, heavy))
             last_light, pending = now, False
             last_heavy = now if heavy else last_heavy
 
@@ -280,9 +280,10 @@ def api_result(record: RunRecord) -> dict:
     return {
         "text": output_text(main) if main else "",
         "tokens": [
-            {"text": text, "kind": kind, "round": s.index}
+            # printable: partial UTF-8 bytes as "<0xNN>", so the JSON is valid UTF-8
+            {"text": printable(text), "kind": kind, "round": s.index, "id": token}
             for s in (main.steps if main else [])
-            for kind, text, _ in tokens.token_spans(s)
+            for (kind, text, _), token in zip(tokens.token_spans(s), s.emitted, strict=True)
         ],
         "metrics": metrics,
         "status": record.status,
@@ -298,7 +299,7 @@ def after_stop(record: RunRecord | None) -> RunRecord:
     record = record or RunRecord()
     if record.legs and not record.finished:
         finalize(record)
-        record.status = "⏹️ stopped; the partial result is kept"
+        record.status = "**Stopped**; the partial result is kept"
     return record
 
 

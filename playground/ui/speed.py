@@ -17,7 +17,7 @@ PHASES = (("draft", "#facc15"), ("verify", "#2563eb"), ("accept + commit", "#f87
 
 
 def speed_figure(legs: list[LegRecord], metrics: list[LegMetrics]) -> go.Figure:
-    title = "Tokens/s over time"
+    title = f"Tokens/s over the last {ROLLING_ROUNDS} rounds (dashed: whole run)"
     if not any(leg.steps for leg in legs):
         return empty(title, "no tokens yet")
     fig = go.Figure()
@@ -59,9 +59,7 @@ def speed_figure(legs: list[LegRecord], metrics: list[LegMetrics]) -> go.Figure:
     if speedups:
         title += " · speedup vs plain " + ", ".join(speedups)
     fig.update_xaxes(title="engine time (s), prefill included", rangemode="tozero")
-    fig.update_yaxes(
-        title=f"tokens/s (last {ROLLING_ROUNDS} rounds; dashed: whole run)", rangemode="tozero"
-    )
+    fig.update_yaxes(title="tokens/s", rangemode="tozero")
     return base_layout(fig, title)
 
 

@@ -1,8 +1,9 @@
 """Everything the page shows, drawn from one `RunRecord`: `render(record, ...) -> Views`.
 
 Light views (status, tokens, metrics, the selected round) are cheap and redrawn on every
-update; heavy figures only when `heavy=True` (the streaming handler asks for them a few
-times a second and at the end), otherwise they are None and the page keeps what it has.
+update; heavy figures only when `heavy=True` (the streaming handler asks for them about
+once a second and at the end), the theory figures only when `theory` is given too;
+figures left None are not sent, and the page keeps what it shows.
 """
 
 from __future__ import annotations
@@ -147,7 +148,7 @@ def render(
         views.speed = speed.speed_figure(record.legs, ms)
         views.split = speed.split_figure(ms)
         views.timeline = speed.timeline_figure(record.legs)
-        theory = theory or TheoryInputs()
+    if heavy and theory is not None:
         figs = teaching.theory_figures(
             theory.alpha, int(theory.gamma), theory.cost, measured_points(ms)
         )

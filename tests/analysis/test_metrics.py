@@ -16,9 +16,15 @@ from playground.engine.events import Step
 
 
 def chain_step(drafted: int, accepted: int, verify=1.0, draft=0.0) -> Step:
-    return Step(index=0, draft_tokens=list(range(drafted)),
-                draft_parents=list(range(-1, drafted - 1)), accepted=list(range(accepted)),
-                emitted=list(range(accepted + 1)), verify_time=verify, draft_time=draft)
+    return Step(
+        index=0,
+        draft_tokens=list(range(drafted)),
+        draft_parents=list(range(-1, drafted - 1)),
+        accepted=list(range(accepted)),
+        emitted=list(range(accepted + 1)),
+        verify_time=verify,
+        draft_time=draft,
+    )
 
 
 def test_tau_counts_the_bonus_token_and_plain_is_one():
@@ -43,7 +49,8 @@ def test_expected_tokens_matches_the_closed_form(alpha, gamma):
 
 def test_analytic_speedup_free_drafts_and_flat_verify_cost_equal_expected_tokens():
     assert analytic_speedup([0.8], 0.0, [1.0, 1.0], 4) == pytest.approx(
-        expected_tokens_per_round([0.8], 4))
+        expected_tokens_per_round([0.8], 4)
+    )
     assert analytic_speedup([0.0], 0.5, [1.0, 1.0, 1.0], 1) == pytest.approx(1 / 1.5)
 
 

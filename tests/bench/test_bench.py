@@ -22,11 +22,29 @@ def test_parse_method():
 
 
 def test_bench_runs_all_baselines_on_tiny_models(tmp_path, capsys):
-    code = main(["bench", "--target", "tiny:target", "--max-new-tokens", "8", "--out",
-                 str(tmp_path), "--name", "t", "--per-category", "1",
-                 "--method", "hf", "--method", "hf_prompt_lookup:4",
-                 "--method", "hf_assisted:tiny:drafter:3",
-                 "--method", "drafter=model,drafter_model=tiny:drafter,sampler=greedy,label=m"])
+    code = main(
+        [
+            "bench",
+            "--target",
+            "tiny:target",
+            "--max-new-tokens",
+            "8",
+            "--out",
+            str(tmp_path),
+            "--name",
+            "t",
+            "--per-category",
+            "1",
+            "--method",
+            "hf",
+            "--method",
+            "hf_prompt_lookup:4",
+            "--method",
+            "hf_assisted:tiny:drafter:3",
+            "--method",
+            "drafter=model,drafter_model=tiny:drafter,sampler=greedy,label=m",
+        ]
+    )
     assert code == 0
     table = Path(tmp_path / "t.md").read_text()
     for label in ("plain", "hf_prompt_lookup:4", "hf_assisted:tiny:drafter:3", "| m |"):

@@ -7,8 +7,15 @@ import pytest
 from playground.bench.prompts import load_prompts
 from playground.errors import ConfigError
 
-CATEGORIES = {"conversation", "translation", "summarisation", "question answering", "math",
-              "retrieval", "code"}
+CATEGORIES = {
+    "conversation",
+    "translation",
+    "summarisation",
+    "question answering",
+    "math",
+    "retrieval",
+    "code",
+}
 
 
 def test_full_set_has_ten_prompts_in_each_of_seven_categories():

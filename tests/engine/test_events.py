@@ -11,8 +11,11 @@ from playground.models import load_model
 
 def test_trace_round_trip(tmp_path):
     target = load_model("tiny:target")
-    engine = build_engine(target, SpecConfig(drafter="prompt_lookup", sampler="speculative"),
-                          GenerationConfig(max_new_tokens=20, temperature=1.0, seed=3))
+    engine = build_engine(
+        target,
+        SpecConfig(drafter="prompt_lookup", sampler="speculative"),
+        GenerationConfig(max_new_tokens=20, temperature=1.0, seed=3),
+    )
     steps = list(engine.stream("the cat sat on the mat. the cat sat on the"))
     from playground.analysis.metrics import summarize
 

@@ -40,15 +40,22 @@ def first_difference(a: list[int], b: list[int]) -> str:
     with torch.inference_mode():
         logits = target.model(ids).logits[0, -1]
     top = logits.topk(2).values
-    return f"first difference at {n}: {a[n]} vs {b[n]}; top-2 logit gap {float(top[0] - top[1]):.2e}"
+    return (
+        f"first difference at {n}: {a[n]} vs {b[n]}; top-2 logit gap {float(top[0] - top[1]):.2e}"
+    )
 
 
 GREEDY_CONFIGS = [
     SpecConfig(drafter="prompt_lookup", sampler="greedy"),
     SpecConfig(drafter="prompt_lookup", sampler="speculative", schedule="fixed"),
     SpecConfig(drafter="model", drafter_model="tiny:drafter", sampler="speculative"),
-    SpecConfig(drafter="model", drafter_model="tiny:drafter", sampler="greedy", schedule="fixed",
-               num_draft_tokens=6),
+    SpecConfig(
+        drafter="model",
+        drafter_model="tiny:drafter",
+        sampler="greedy",
+        schedule="fixed",
+        num_draft_tokens=6,
+    ),
     SpecConfig(drafter="target", sampler="greedy"),
     SpecConfig(drafter="random", sampler="speculative"),
 ]
@@ -58,7 +65,9 @@ GREEDY_CONFIGS = [
 def test_greedy_output_equals_plain_greedy(spec):
     plain = run(None, max_new_tokens=120)
     spec_run = run(spec, max_new_tokens=120)
-    assert spec_run.token_ids == plain.token_ids, first_difference(spec_run.token_ids, plain.token_ids)
+    assert spec_run.token_ids == plain.token_ids, first_difference(
+        spec_run.token_ids, plain.token_ids
+    )
 
 
 def test_past_the_sliding_window_equality_holds():
@@ -66,14 +75,17 @@ def test_past_the_sliding_window_equality_holds():
     spec = SpecConfig(drafter="model", drafter_model="tiny:drafter", sampler="greedy")
     plain, spec_run = run(None, max_new_tokens=200), run(spec, max_new_tokens=200)
     assert spec_run.steps < plain.steps, "the drafter should have saved some target forwards"
-    assert spec_run.token_ids == plain.token_ids, first_difference(spec_run.token_ids, plain.token_ids)
+    assert spec_run.token_ids == plain.token_ids, first_difference(
+        spec_run.token_ids, plain.token_ids
+    )
 
 
 def test_target_drafting_for_itself_is_always_accepted():
     greedy = run(SpecConfig(drafter="target", sampler="greedy", schedule="fixed"))
     assert greedy.acceptance_rate == 1.0
-    sampled = run(SpecConfig(drafter="target", sampler="speculative", schedule="fixed"),
-                  temperature=1.0)
+    sampled = run(
+        SpecConfig(drafter="target", sampler="speculative", schedule="fixed"), temperature=1.0
+    )
     assert sampled.acceptance_rate > 0.99, "p_target == q_draft up to rounding: accept all"
 
 

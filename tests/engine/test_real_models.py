@@ -22,7 +22,7 @@ PROMPTS = [
     "The capital of France is",
     "Summarise the text.\nText: The river rose after three days of rain. The river flooded "
     "the lower town, and the lower town was evacuated. After the rain the river fell.\nSummary:",
-    "def fibonacci(n):\n    \"\"\"Return the n-th Fibonacci number.\"\"\"\n",
+    'def fibonacci(n):\n    """Return the n-th Fibonacci number."""\n',
 ]
 
 
@@ -39,12 +39,15 @@ def first_difference(target, prompt: str, a: list[int], b: list[int]) -> str:
     with torch.inference_mode():
         logits = target.model(ids).logits[0, -1]
     gap = float(logits[a[n]] - logits[b[n]])
-    return (f"first difference at token {n}: {a[n]} vs {b[n]}; logit({a[n]}) - logit({b[n]}) "
-            f"= {gap:.2e} (a near-tie if |gap| < 1e-4)")
+    return (
+        f"first difference at token {n}: {a[n]} vs {b[n]}; logit({a[n]}) - logit({b[n]}) "
+        f"= {gap:.2e} (a near-tie if |gap| < 1e-4)"
+    )
 
 
-@pytest.mark.parametrize("prompt, new_tokens", [(PROMPTS[0], 640), (PROMPTS[1], 96),
-                                                (PROMPTS[2], 96)])
+@pytest.mark.parametrize(
+    "prompt, new_tokens", [(PROMPTS[0], 640), (PROMPTS[1], 96), (PROMPTS[2], 96)]
+)
 def test_prompt_lookup_greedy_equals_plain_greedy(prompt, new_tokens):
     target = gemma()
     config = GenerationConfig(max_new_tokens=new_tokens, stop_at_eos=False)
@@ -52,16 +55,26 @@ def test_prompt_lookup_greedy_equals_plain_greedy(prompt, new_tokens):
     spec = SpecConfig(drafter="prompt_lookup", sampler="greedy")
     fast = build_engine(target, spec, config).run(prompt)
     assert plain.new_tokens == new_tokens
-    assert fast.token_ids == plain.token_ids, first_difference(target, prompt, fast.token_ids,
-                                                               plain.token_ids)
+    assert fast.token_ids == plain.token_ids, first_difference(
+        target, prompt, fast.token_ids, plain.token_ids
+    )
     assert fast.steps < plain.steps, "prompt lookup should save target forwards here"
 
 
 def test_generate_cli_prints_a_sensible_continuation(capsys):
     from playground.__main__ import main
 
-    code = main(["generate", "--target", "bundled:gemma-3-270m", "--prompt",
-                 "The capital of France is", "--max-new-tokens", "20"])
+    code = main(
+        [
+            "generate",
+            "--target",
+            "bundled:gemma-3-270m",
+            "--prompt",
+            "The capital of France is",
+            "--max-new-tokens",
+            "20",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0 and "tok/s" in out
     assert "Paris" in out or "France" in out, out

@@ -5,7 +5,9 @@ from playground.schedules import SCHEDULES
 
 
 def test_heuristic_grows_after_full_accepts_and_shrinks_otherwise():
-    schedule = SCHEDULES.get("heuristic").factory(SpecConfig(num_draft_tokens=4, max_draft_tokens=9))
+    schedule = SCHEDULES.get("heuristic").factory(
+        SpecConfig(num_draft_tokens=4, max_draft_tokens=9)
+    )
     lengths = []
     for accepted_all in [True, True, True, True, False, False, False, False, False, False]:
         k = schedule.num_draft_tokens()

@@ -1,0 +1,208 @@
+"""`auto`: measure what pays on this machine and this text, then draft that (or nothing).
+
+A drafter, not a schedule, because it chooses *which* proposal source runs (prompt
+lookup, token recycling, layer skipping at the depth `layer_search` finds best) as well
+as how much it drafts, and because only a drafter sees both its own drafting time
+(inside `propose`) and the verify time (from `propose` returning to `observe`). It picks
+its own length, so the configured schedule is not consulted; its bound is
+`max_draft_tokens`.
+
+1. Calibrate, on the first rounds of a run (`auto_probe_rounds` each): plain rounds (the
+   cost unit, one target forward), prompt lookup at the bound, the layer search (its
+   predicted acceptance and cost become the layer-skip source's prior; real rounds only
+   if it is predicted to win), token recycling at tree budgets 4, 8, 16 (up to the bound).
+2. Choose the (source, size) with the highest predicted speedup
+   (`auto_stats.ArmStats.predict`: `analytic_speedup` from measured per-position
+   acceptance, drafting cost per token and the verify-cost curve); plain decoding
+   (draft length 0) when nothing is predicted above 1.
+3. Re-probe: every `auto_reprobe` rounds one other cheap source (or an expensive one
+   predicted within 10% of the best) drafts one round, so a text that turns repetitive
+   (or stops being so) moves the choice. Predictions use the last 16 rounds per source.
+
+Token recycling joins only when the sampler verifies trees; its table learns from every
+round whichever source drafted. The recommended configuration (the UI default) is
+`SpecConfig(drafter="auto", sampler="greedy")` at temperature 0; with sampling, any
+sampler that handles the sources' drafts (e.g. `speculative`, chains only).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import torch
+
+from playground.config import AUTO_PROBE_ROUNDS, AUTO_REPROBE, read_option
+from playground.drafters.auto_stats import ArmStats, VerifyCurve
+from playground.drafters.base import DRAFTERS, Drafter, DrafterContext
+from playground.engine.tree import Draft
+from playground.errors import ConfigError
+from playground.samplers.base import SAMPLERS, Distribution
+from playground.schedules.base import Schedule
+
+logger = logging.getLogger(__name__)
+
+PLAIN = "plain"
+SOURCES = ("prompt_lookup", "layer_skip", "token_recycling")
+TREE_BUDGETS = (4, 8, 16)
+CHEAP = 0.1  # drafting cost per token (in target forwards) below which re-probing is free
+
+
+class _Unbounded(Schedule):
+    """Sub-drafters draft exactly what auto asks for."""
+
+    def num_draft_tokens(self) -> int:
+        return 0
+
+
+@dataclass
+class Arm:
+    name: str
+    drafter: Drafter | None
+    stats: ArmStats
+
+
+class AutoDrafter(Drafter):
+    def __init__(self, ctx: DrafterContext, sources: list[str]):
+        self.ctx = ctx
+        self.bound = ctx.spec.max_draft_tokens
+        self.probe_rounds = read_option(ctx.spec.options, AUTO_PROBE_ROUNDS)
+        self.reprobe = read_option(ctx.spec.options, AUTO_REPROBE)
+        self.sources = sources
+        self.verify = VerifyCurve()  # a property of the machine: kept across runs
+        # Sub-drafters live as long as auto does (token recycling's table is kept across
+        # runs, as in the paper); what was measured on one text is reset for the next.
+        self.drafters = {name: DRAFTERS.get(name).factory(ctx) for name in sources}
+        self.keep = _Unbounded(ctx.spec)
+        self.choice: tuple[str, int] = (PLAIN, 0)
+
+    def start(self, prompt_ids: list[int]) -> None:
+        self.arms = {PLAIN: Arm(PLAIN, None, ArmStats())}
+        for name, drafter in self.drafters.items():
+            drafter.start(prompt_ids)
+            self.arms[name] = Arm(name, drafter, ArmStats(tree=name == "token_recycling"))
+        self.prompt_len = len(prompt_ids)
+        self.plan = self._calibration_plan()
+        self.rounds = 0
+        self.choice = (PLAIN, 0)
+
+    def _calibration_plan(self) -> list[tuple[str, int]]:
+        plan = [(PLAIN, 0)] * self.probe_rounds
+        for name in self.sources:
+            sizes = [s for s in TREE_BUDGETS if s <= self.bound] if name == "token_recycling" \
+                else [self.bound]
+            plan += [(name, s) for s in sizes for _ in range(self.probe_rounds)]
+        return plan
+
+    # ---- the round -------------------------------------------------------------------
+
+    def propose(
+        self, context: list[int], num_draft_tokens: int, schedule: Schedule, rng: torch.Generator
+    ) -> Draft:
+        remaining = self.ctx.config.max_new_tokens - (len(context) - self.prompt_len)
+        name, size = self._next(context, min(self.bound, remaining - 1))
+        self.current = (name, size)
+        t0 = time.perf_counter()
+        draft = Draft.empty()
+        if size > 0:
+            draft = self.arms[name].drafter.propose(context, size, self.keep, rng)
+        self.proposed_at = time.perf_counter()
+        self.draft_seconds = self.proposed_at - t0
+        return draft
+
+    def observe(self, context: list[int], p_target: Distribution, draft: Draft) -> None:
+        self.verify.record(draft.num_nodes + 1, time.perf_counter() - self.proposed_at)
+        self.drafted = draft.num_nodes
+        for arm in self.arms.values():
+            if arm.drafter is not None:
+                arm.drafter.observe(context, p_target, draft)
+
+    def commit(self, context: list[int], num_accepted: int) -> None:
+        name, size = self.current
+        if size > 0:
+            self.arms[name].stats.record(size, self.drafted, num_accepted, self.draft_seconds)
+        for arm in self.arms.values():
+            if arm.drafter is not None:
+                arm.drafter.commit(context, num_accepted)
+        self.rounds += 1
+
+    # ---- choosing --------------------------------------------------------------------
+
+    def _next(self, context: list[int], cap: int) -> tuple[str, int]:
+        if cap <= 0:
+            return PLAIN, 0
+        while self.plan:
+            name, size = self.plan.pop(0)
+            arm = self.arms[name]
+            if name == "layer_skip" and arm.stats.prior is None and arm.drafter.fixed is None:
+                self._search(context)
+                if self.predict(name, cap)[0] < 1.0:
+                    self.plan = [p for p in self.plan if p[0] != name]
+                    continue
+            return name, min(size, cap)
+        best = self._best(cap)
+        if best != self.choice:
+            logger.info("auto: %s with %d tokens (round %d)", *best, self.rounds)
+            self.choice = best
+        if self.reprobe and self.rounds % self.reprobe == 0:
+            return self._probe_other(cap)
+        return best
+
+    def _search(self, context: list[int]) -> None:
+        """Run the layer search and turn its best candidate into the source's prior."""
+        arm = self.arms["layer_skip"]
+        best = arm.drafter.search(context)
+        arm.stats.prior = (best.acceptance, 8.0)
+        arm.stats.prior_cost = best.cost
+
+    def predict(self, name: str, cap: int) -> tuple[float, int]:
+        """(predicted speedup, size) of source `name` at its best size up to `cap`."""
+        if name == PLAIN:
+            return 1.0, 0
+        stats, unit = self.arms[name].stats, self.verify.unit
+        scored = [(stats.predict(s, unit, self.verify), s) for s in stats.sizes(cap)]
+        return max(scored, default=(0.0, 0))
+
+    def _best(self, cap: int) -> tuple[str, int]:
+        scored = [(*self.predict(name, cap), name) for name in self.arms]
+        speedup, size, name = max(scored)
+        return (name, size) if speedup > 1.0 and size > 0 else (PLAIN, 0)
+
+    def _probe_other(self, cap: int) -> tuple[str, int]:
+        best_speedup = self.predict(self.choice[0], cap)[0]
+        names = [n for n in self.arms if n not in (PLAIN, self.choice[0])]
+        for offset in range(len(names)):
+            name = names[(self.rounds // self.reprobe + offset) % len(names)]
+            stats = self.arms[name].stats
+            speedup, size = self.predict(name, cap)
+            cheap = stats.cost(self.verify.unit) < CHEAP
+            if size and (cheap or speedup >= 0.9 * best_speedup):
+                if stats.tree:
+                    budgets = [b for b in TREE_BUDGETS if b <= cap] or [cap]
+                    size = budgets[(self.rounds // self.reprobe) % len(budgets)]
+                return name, size
+        return self.choice
+
+
+def auto_sources(ctx: DrafterContext) -> list[str]:
+    """Sources from the option `auto_drafters` ("prompt_lookup+layer_skip+..."), checked."""
+    text = str(ctx.spec.options.get("auto_drafters", "+".join(SOURCES)))
+    names = [n for n in text.replace(",", "+").split("+") if n]
+    unknown = sorted(set(names) - set(SOURCES))
+    if unknown:
+        raise ConfigError(f"auto_drafters: unknown {', '.join(unknown)}; choose from "
+                          + ", ".join(SOURCES))
+    if "trees" not in SAMPLERS.get(ctx.spec.sampler).tags:
+        names = [n for n in names if n != "token_recycling"]  # its drafts are trees
+    return names
+
+
+@DRAFTERS.register(
+    "auto",
+    summary="measures prompt lookup, token recycling and layer skipping on this text and "
+    "machine, then drafts with the fastest (or not at all)",
+    paper="SpecLab; speedup model of Leviathan et al. 2023 (arXiv 2211.17192), §3.4",
+)
+def auto_drafter(ctx: DrafterContext) -> AutoDrafter:
+    return AutoDrafter(ctx, auto_sources(ctx))

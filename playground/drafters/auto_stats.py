@@ -1,0 +1,119 @@
+"""What the `auto` drafter measures, and the speedup it predicts from it.
+
+All costs are in units of one plain target forward (the median verify time of rounds
+that drafted nothing), as in `analysis.metrics.analytic_speedup`:
+
+- `VerifyCurve`: v(n), the time of a target forward over n tokens; a line 1 + slope·(n-1)
+  fitted to every round's verify time, starting from the prior slope of DESIGN.md
+  (8 tokens ≈ 1.4 forwards) with the weight of `PRIOR_ROUNDS` rounds.
+- `ArmStats`: per proposal source, the drafting time per drafted token (median) and the
+  acceptance: per-position α_i for chains (Beta(1, 1) prior), tokens per round per
+  budget for trees (trees are not chains, so only budgets tried are predicted).
+- predicted speedup of (source, size) = expected tokens per round /
+  (size · drafting cost + v(size + 1)); plain decoding is 1 by definition.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+
+from playground.analysis.metrics import analytic_speedup
+
+PRIOR_SLOPE = 0.4 / 7  # DESIGN.md: verifying 8 tokens ≈ 1.4x one
+PRIOR_ROUNDS = 4
+
+
+class VerifyCurve:
+    def __init__(self) -> None:
+        self.plain: list[float] = []  # seconds of 1-token rounds
+        self.samples: list[tuple[int, float]] = []  # (tokens, seconds) of rounds with drafts
+
+    def record(self, tokens: int, seconds: float) -> None:
+        if tokens == 1:
+            self.plain.append(seconds)
+        else:
+            self.samples.append((tokens, seconds))
+
+    @property
+    def unit(self) -> float | None:
+        return statistics.median(self.plain[-32:]) if self.plain else None
+
+    @property
+    def slope(self) -> float:
+        unit = self.unit
+        if unit is None:
+            return PRIOR_SLOPE
+        xs = [n - 1 for n, _ in self.samples[-64:]]
+        ys = [t / unit - 1.0 for _, t in self.samples[-64:]]
+        prior_x = 7.0  # pseudo-rounds at 8 tokens, on the prior line
+        num = sum(x * y for x, y in zip(xs, ys, strict=True)) + PRIOR_ROUNDS * prior_x**2 * PRIOR_SLOPE
+        den = sum(x * x for x in xs) + PRIOR_ROUNDS * prior_x**2
+        return max(num / den, 0.0)
+
+    def curve(self, size: int) -> list[float]:
+        """v[n] for n = 0..size + 1 (the list `analytic_speedup` takes)."""
+        slope = self.slope
+        return [1.0 + slope * max(n - 1, 0) for n in range(size + 2)]
+
+
+@dataclass
+class ArmStats:
+    tree: bool = False
+    costs: list[float] = field(default_factory=list)  # seconds per drafted token
+    reached: list[int] = field(default_factory=list)  # chains: rounds that drafted depth i
+    accepted: list[int] = field(default_factory=list)  # chains: ... and accepted it
+    tree_tokens: dict[int, list[int]] = field(default_factory=dict)  # budget -> tokens/round
+    prior: tuple[float, float] | None = None  # (α, rounds): e.g. from the layer search
+    prior_cost: float | None = None  # cost in plain forwards, until measured
+
+    def record(self, size: int, drafted: int, num_accepted: int, draft_seconds: float) -> None:
+        """One round: `size` requested, `drafted` nodes proposed (a chain may be shorter)."""
+        if drafted:
+            self.costs.append(draft_seconds / drafted)
+        if self.tree:
+            self.tree_tokens.setdefault(size, []).append(num_accepted + 1)
+            return
+        depth = max(drafted, 1)  # an empty draft counts as a miss at position 1
+        for i in range(min(num_accepted + 1, depth)):
+            while len(self.reached) <= i:
+                self.reached.append(0)
+                self.accepted.append(0)
+            self.reached[i] += 1
+            self.accepted[i] += i < num_accepted
+
+    @property
+    def rounds(self) -> int:
+        if self.tree:
+            return sum(len(v) for v in self.tree_tokens.values())
+        return self.reached[0] if self.reached else 0
+
+    def alphas(self) -> list[float]:
+        a0, n0 = self.prior if self.prior else (0.5, 2.0)
+        out = []
+        for i in range(max(len(self.reached), 1)):
+            reached = self.reached[i] if i < len(self.reached) else 0
+            hits = self.accepted[i] if i < len(self.accepted) else 0
+            out.append((hits + a0 * n0) / (reached + n0))
+        return out
+
+    def cost(self, unit: float | None) -> float:
+        """Drafting time per token in plain forwards."""
+        if self.costs and unit:
+            return statistics.median(self.costs[-16:]) / unit
+        return self.prior_cost if self.prior_cost is not None else 0.0
+
+    def sizes(self, cap: int) -> list[int]:
+        if self.tree:
+            return sorted(s for s in self.tree_tokens if s <= cap)
+        return list(range(1, cap + 1))
+
+    def predict(self, size: int, unit: float | None, verify: VerifyCurve) -> float:
+        """Predicted speedup over plain decoding of drafting `size` tokens per round."""
+        curve = verify.curve(size)
+        if not self.tree:
+            return analytic_speedup(self.alphas(), self.cost(unit), curve, size)
+        tokens = self.tree_tokens.get(size)
+        if not tokens:
+            return 0.0
+        return statistics.mean(tokens[-16:]) / (size * self.cost(unit) + curve[size + 1])

@@ -85,7 +85,7 @@ RDK_MIX = Knob(
     "share of each drafted token's mass RDK moves to out-of-vocabulary tokens; 0 = TLI",
 )
 RDK_SHARPNESS = Knob(
-    "rdk_sharpness", 20.0, 0.0, 1000.0, "inverse temperature of RDK's embedding-cosine affinity"
+    "rdk_sharpness", 40.0, 0.0, 1000.0, "inverse temperature of RDK's embedding-cosine affinity"
 )
 RDK_TOP = Knob(
     "rdk_top", 8, 1, 4096, "drafter tokens the exact RDK kernel redistributes (cost ∝ top)",
@@ -151,6 +151,25 @@ OPTION_KNOBS.update(
         )
     }
 )
+
+
+# Token trees: the `tree` option of tree drafters ("static:3,2,1", "dynamic:16", ...; syntax
+# in playground/drafters/tree_spec.py) and the bounds every tree spec is checked against.
+DEFAULT_TREE = "dynamic"
+TREE_BUDGET = Knob(
+    "tree_budget", 16, 1, 256,
+    "most draft-tree nodes per round (one target forward verifies them all)", integer=True,
+)
+TREE_DEPTH = Knob(
+    "tree_depth", 6, 1, 32,
+    "deepest draft-tree level; the round's draft length (schedule) caps it too", integer=True,
+)
+TREE_WIDTH = Knob(
+    "tree_width", 4, 1, 64,
+    "children per expanded tree node (topk, beam, chains, dynamic); the widest a shape may ask",
+    integer=True,
+)
+OPTION_KNOBS.update({k.name: k for k in (TREE_BUDGET, TREE_DEPTH, TREE_WIDTH)})
 
 
 def read_option(options: dict[str, Any], knob: Knob) -> Any:
@@ -260,3 +279,63 @@ MODEL_CACHE_GB = Knob(
 UI_KNOBS: dict[str, Knob] = {
     k.name: k for k in (STEP_DELAY, THEORY_ALPHA, THEORY_COST_RATIO, MODEL_CACHE_GB)
 }
+
+
+# ---- Lossy verification (typical, cascade, bild, lenient) --------------------------------
+
+
+@dataclass(frozen=True)
+class ChoiceKnob(Knob):
+    """A knob whose value is one name out of `choices` (low/high index them, for listings)."""
+
+    choices: tuple[str, ...] = ()
+
+    def check(self, value: Any) -> Any:
+        name = str(value).strip().lower() if isinstance(value, str) else None
+        if name not in self.choices:
+            raise ConfigError(
+                f"{self.name} must be one of {', '.join(self.choices)}, got {value!r} ({self.help})"
+            )
+        return name
+
+
+TYPICAL_EPSILON = Knob(
+    "typical_epsilon", 0.09, 0.0, 1.0,
+    "typical acceptance: hard threshold ε of p(x) > min(ε, δ·exp(-H(p))); Medusa's default",
+)
+TYPICAL_DELTA = Knob(
+    "typical_delta", 0.3, 0.0, 1.0,
+    "typical acceptance: entropy-scaled threshold δ of p(x) > min(ε, δ·exp(-H(p)))",
+)
+LENIENCE = Knob(
+    "lenience", 2.0, 1.0, 1000.0,
+    "lenient: accept x with prob. min(1, λ·p(x)/q(x)); λ = 1 is exact speculative sampling",
+)
+CASCADE_RULE = ChoiceKnob(
+    "cascade_rule", "opt", 0, 2,
+    "speculative cascade deferral rule: chow | diff | opt", choices=("chow", "diff", "opt"),
+)
+CASCADE_ALPHA = Knob(
+    "cascade_alpha", 0.1, 0.0, 1.0,
+    "cascade deferral cost α: chow defers if max q < 1-α, diff if max q < max p - α, "
+    "opt if max q < max p - α·TV(p, q); 0 = defer whenever the drafter is less sure",
+)
+BILD_FALLBACK = Knob(
+    "bild_fallback", 0.5, 0.0, 1.0,
+    "BiLD fallback: the target takes over at the first drafted token whose drafter top "
+    "probability is below this",
+)
+BILD_ROLLBACK = Knob(
+    "bild_rollback", 3.0, 0.0, 100.0,
+    "BiLD rollback: reject a drafted token x when the target's cross-entropy -log p(x) "
+    "exceeds this (nats)",
+)
+OPTION_KNOBS.update(
+    {
+        k.name: k
+        for k in (
+            TYPICAL_EPSILON, TYPICAL_DELTA, LENIENCE, CASCADE_RULE, CASCADE_ALPHA,
+            BILD_FALLBACK, BILD_ROLLBACK,
+        )
+    }
+)

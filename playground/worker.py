@@ -124,7 +124,13 @@ class ModelCache:
 
 
 class Gate:
-    """Where a job's thread waits between rounds: stop, pause, single steps, a delay."""
+    """Where a job's thread waits between rounds: stop, pause, single steps, a delay.
+
+    A run paused for `pause_limit` seconds stops, so one idle visitor cannot hold the
+    device (and everyone queued behind it) forever.
+    """
+
+    pause_limit = 600.0
 
     def __init__(self, control: RunControl | None = None, delay: float = 0.0):
         self._control = control
@@ -144,8 +150,12 @@ class Gate:
     def wait_turn(self) -> None:
         """Before a round: wait while paused (a single step lets one round through)."""
         control = self._control
+        deadline = time.monotonic() + self.pause_limit
         with self._cond:
             while control and control.paused and not control.credits and not self.cancelled:
+                if time.monotonic() > deadline:
+                    self.cancelled = True
+                    raise Cancelled(f"paused for more than {self.pause_limit:.0f} s; stopped")
                 self._cond.wait(0.5)
             if control and control.paused and control.credits:
                 control.credits -= 1

@@ -14,6 +14,7 @@ from pathlib import Path
 import tomllib
 
 from playground import config as C
+from playground.bench.sweep import expand_sweep
 
 QUICK_METHODS = [
     "hf",
@@ -35,6 +36,14 @@ def add_bench_flags(parser: argparse.ArgumentParser) -> None:
         "key=value,... of SpecConfig (repeatable)",
     )
     parser.add_argument("--config", default=None, help="TOML file with [[method]] tables")
+    parser.add_argument(
+        "--sweep",
+        action="append",
+        default=[],
+        metavar="KEY=v1,v2,...",
+        help="repeat every key=value method once per value of KEY (a SpecConfig field or "
+        "option knob), for speed-quality curves (repeatable: a grid)",
+    )
     knob = C.MAX_NEW_TOKENS
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--temperature", type=float, default=C.TEMPERATURE.default)
@@ -56,6 +65,8 @@ def methods_from_args(args: argparse.Namespace) -> list[str]:
             methods.append(",".join(f"{k}={v}" for k, v in table.items()))
     if args.quick and not methods:
         methods = QUICK_METHODS
+    for sweep in getattr(args, "sweep", []):
+        methods = expand_sweep(methods, sweep)
     return methods
 
 

@@ -31,6 +31,12 @@ class Aggregate:
     acceptance: float | None
     greedy_equal: str
     bound: float | None
+    # Quality against the target's own output (rows carry it when any method is lossy).
+    lossy: bool = False
+    agree_prefix: float | None = None
+    agree_overall: float | None = None
+    log_likelihood: float | None = None
+    accuracy: str = "—"
 
 
 def aggregate(rows: list[Row], plain_label: str = "plain") -> list[Aggregate]:
@@ -55,9 +61,21 @@ def aggregate(rows: list[Row], plain_label: str = "plain") -> list[Aggregate]:
                 acceptance=_mean([r.acceptance for r in mine]),
                 greedy_equal=f"{sum(equal)}/{len(equal)}" if equal else "—",
                 bound=_mean([r.bound for r in mine]),
+                **_quality(mine),
             )
         )
     return out
+
+
+def _quality(rows: list[Row]) -> dict:
+    hits = [r.reference_hit for r in rows if r.reference_hit is not None]
+    return {
+        "lossy": any(r.lossy for r in rows),
+        "agree_prefix": _mean([r.agree_prefix for r in rows]),
+        "agree_overall": _mean([r.agree_overall for r in rows]),
+        "log_likelihood": _mean([r.log_likelihood for r in rows]),
+        "accuracy": f"{sum(hits)}/{len(hits)}" if hits else "—",
+    }
 
 
 def _mean(values: list[float | None]) -> float | None:
@@ -96,7 +114,28 @@ def markdown(aggs: list[Aggregate], title: str, command: str) -> str:
             f"{a.min_speedup:.2f}x | {_fmt(a.tau)} | {_fmt(a.acceptance)} | {a.greedy_equal} | "
             f"{_fmt(a.bound, suffix='x')} |"
         )
+    if any(a.lossy for a in aggs):
+        lines += ["", *quality_table(aggs)]
     return "\n".join(lines) + "\n"
+
+
+def quality_table(aggs: list[Aggregate]) -> list[str]:
+    """Markdown lines: each method's quality against the target's own output."""
+    lines = [
+        "Quality against the target (`playground.analysis.quality`): agreement with plain "
+        "greedy up to the first difference and overall, the target's mean log-likelihood of "
+        "the output (nats/token), reference answers found.",
+        "",
+        "| method | lossless | speedup | agree ≤ 1st diff | agree overall | log-lik | accuracy |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for a in aggs:
+        lines.append(
+            f"| {a.method} | {'no' if a.lossy else 'yes'} | {a.speedup:.2f}x | "
+            f"{_fmt(a.agree_prefix)} | {_fmt(a.agree_overall)} | "
+            f"{_fmt(a.log_likelihood, 3)} | {a.accuracy} |"
+        )
+    return lines
 
 
 def write_csv(rows: list[Row], path: Path) -> None:
@@ -129,7 +168,37 @@ def write_html(rows: list[Row], aggs: list[Aggregate], path: Path, title: str) -
             col=2,
         )
     fig.update_layout(title=title, barmode="group", height=500)
-    path.write_text(fig.to_html(include_plotlyjs="inline", full_html=True))
+    html = fig.to_html(include_plotlyjs="inline", full_html=True)
+    if any(a.lossy for a in aggs):
+        curve = quality_figure(aggs).to_html(include_plotlyjs=False, full_html=False)
+        html = html.replace("</body>", curve + "</body>")
+    path.write_text(html)
+
+
+def quality_figure(aggs: list[Aggregate]):
+    """Speed against quality, one point per method (a `--sweep` gives a curve)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for lossy in (False, True):
+        mine = [a for a in aggs if a.lossy == lossy and a.agree_overall is not None]
+        fig.add_trace(
+            go.Scatter(
+                x=[a.speedup for a in mine],
+                y=[a.agree_overall for a in mine],
+                text=[a.method for a in mine],
+                mode="markers+text",
+                textposition="top center",
+                name="lossy" if lossy else "lossless",
+            )
+        )
+    fig.update_layout(
+        title="speed vs agreement with plain greedy",
+        height=500,
+        xaxis_title="speedup over plain",
+        yaxis_title="agreement with greedy (overall)",
+    )
+    return fig
 
 
 def update_readme(readme: Path, key: str, table: str) -> None:

@@ -12,15 +12,17 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 
 from playground.analysis.metrics import measured_bound, plain_forward_time, summarize
+from playground.analysis.quality import score
 from playground.bench.baselines import HF_METHODS, run_hf
 from playground.bench.prompts import Prompt
-from playground.config import GenerationConfig, SpecConfig
+from playground.config import OPTION_KNOBS, GenerationConfig, SpecConfig
 from playground.engine.build import build_engine
 from playground.errors import ConfigError
 from playground.models.handle import ModelHandle
+from playground.samplers import SAMPLERS
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +38,8 @@ class Method:
 
 def parse_method(text: str) -> Method:
     """`plain`, `hf`, `hf_prompt_lookup[:k]`, `hf_assisted:MODEL[:k]`, or SpecConfig fields
-    as `key=value,...` (an optional `label=...` names the row)."""
+    as `key=value,...` (an optional `label=...` names the row; option knobs such as
+    `lenience=2` go to `SpecConfig.options`)."""
     text = text.strip()
     if text == "plain":
         return Method("plain")
@@ -61,6 +64,9 @@ def parse_method(text: str) -> Method:
             raise ConfigError(f"method {text!r}: expected key=value pairs, got {item!r}")
         fields[key.strip()] = _value(value.strip())
     label = str(fields.pop("label", text))
+    options = {key: fields.pop(key) for key in list(fields) if key in OPTION_KNOBS}
+    if options:  # drafter/sampler knobs (config.OPTION_KNOBS) go to SpecConfig.options
+        fields["options"] = options
     return Method(label, spec=SpecConfig.from_dict(fields))
 
 
@@ -90,6 +96,13 @@ class Row:
     other_time: float | None = None
     greedy_equal: bool | None = None
     bound: float | None = None
+    # Quality against the target's own output (filled when any method is lossy;
+    # definitions in playground.analysis.quality).
+    lossy: bool = False
+    agree_prefix: float | None = None
+    agree_overall: float | None = None
+    log_likelihood: float | None = None
+    reference_hit: bool | None = None
 
 
 class Runner:
@@ -103,10 +116,12 @@ class Runner:
         self._warm_up(methods, prompts[0])
         rows: list[Row] = []
         started = time.perf_counter()
+        quality = any(is_lossy(m) for m in methods)
         for number, prompt in enumerate(prompts, 1):
             plain = self._engine_runs(Method("plain"), prompt)
+            greedy_ids = self._greedy_ids(prompt, plain) if quality else None
             for method in methods:
-                rows.append(self._row(method, prompt, plain))
+                rows.append(self._row(method, prompt, plain, greedy_ids))
             _progress(number, len(prompts), prompt.id, started)
         return rows
 
@@ -142,7 +157,15 @@ class Runner:
         summary.wall_time = statistics.median(s.wall_time for _, s in runs)
         return steps, summary
 
-    def _row(self, method: Method, prompt: Prompt, plain) -> Row:
+    def _greedy_ids(self, prompt: Prompt, plain) -> list[int]:
+        """Plain greedy output for this prompt: the plain run's, or one more run if sampled."""
+        if self.config.greedy:
+            return plain[1].token_ids
+        greedy = replace(self.config, temperature=0.0)
+        engine = build_engine(self.target, None, greedy, load=self.load)
+        return [t for step in engine.stream(prompt.prompt) for t in step.emitted]
+
+    def _row(self, method: Method, prompt: Prompt, plain, greedy_ids=None) -> Row:
         plain_steps, plain_summary = plain
         plain_tps = plain_summary.new_tokens / plain_summary.wall_time
         if method.hf:
@@ -179,7 +202,19 @@ class Runner:
             )
         if self.config.greedy:
             row.greedy_equal = ids == plain_summary.token_ids
+        if greedy_ids is not None:
+            row.lossy = is_lossy(method)
+            quality = score(
+                self.target, self.target.encode(prompt.prompt), ids, greedy_ids, prompt.reference
+            )
+            row.__dict__.update(asdict(quality))
         return row
+
+
+def is_lossy(method: Method) -> bool:
+    """Whether the method's sampler is registered lossy (and a drafter makes it verify)."""
+    spec = method.spec
+    return bool(spec and spec.drafter and not SAMPLERS.get(spec.sampler).lossless)
 
 
 def _finite(value: float) -> float | None:

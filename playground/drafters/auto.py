@@ -20,9 +20,10 @@ its own length, so the configured schedule is not consulted; its bound is
    (or stops being so) moves the choice. Predictions use the last 16 rounds per source.
 
 Token recycling joins only when the sampler verifies trees; its table learns from every
-round whichever source drafted. The recommended configuration (the UI default) is
-`SpecConfig(drafter="auto", sampler="greedy")` at temperature 0; with sampling, any
-sampler that handles the sources' drafts (e.g. `speculative`, chains only).
+round whichever source drafted. "auto" means `SpecConfig(drafter="auto",
+sampler="greedy")` at temperature 0 (the UI default) and `SpecConfig(drafter="auto",
+sampler="specinfer")` when sampling: SpecInfer verifies the layer-skip chains (with
+q_draft) and the deterministic chains and trees of the other sources (one-hot q).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ logger = logging.getLogger(__name__)
 PLAIN = "plain"
 SOURCES = ("prompt_lookup", "layer_skip", "token_recycling")
 TREE_BUDGETS = (4, 8, 16)
+SWITCH_MARGIN = 1.05
 CHEAP = 0.1  # drafting cost per token (in target forwards) below which re-probing is free
 
 
@@ -90,8 +92,11 @@ class AutoDrafter(Drafter):
     def _calibration_plan(self) -> list[tuple[str, int]]:
         plan = [(PLAIN, 0)] * self.probe_rounds
         for name in self.sources:
-            sizes = [s for s in TREE_BUDGETS if s <= self.bound] if name == "token_recycling" \
+            sizes = (
+                [s for s in TREE_BUDGETS if s <= self.bound]
+                if name == "token_recycling"
                 else [self.bound]
+            )
             plan += [(name, s) for s in sizes for _ in range(self.probe_rounds)]
         return plan
 
@@ -165,8 +170,14 @@ class AutoDrafter(Drafter):
         return max(scored, default=(0.0, 0))
 
     def _best(self, cap: int) -> tuple[str, int]:
-        scored = [(*self.predict(name, cap), name) for name in self.arms]
-        speedup, size, name = max(scored)
+        """The best (source, size); the current source keeps its place unless beaten by
+        `SWITCH_MARGIN`, so near-equal estimates do not flip the choice every round."""
+        scored = {name: self.predict(name, cap) for name in self.arms}
+        name = max(scored, key=lambda n: scored[n])
+        current = self.choice[0]
+        if scored[name][0] < SWITCH_MARGIN * scored[current][0]:
+            name = current
+        speedup, size = scored[name]
         return (name, size) if speedup > 1.0 and size > 0 else (PLAIN, 0)
 
     def _probe_other(self, cap: int) -> tuple[str, int]:
@@ -191,8 +202,9 @@ def auto_sources(ctx: DrafterContext) -> list[str]:
     names = [n for n in text.replace(",", "+").split("+") if n]
     unknown = sorted(set(names) - set(SOURCES))
     if unknown:
-        raise ConfigError(f"auto_drafters: unknown {', '.join(unknown)}; choose from "
-                          + ", ".join(SOURCES))
+        raise ConfigError(
+            f"auto_drafters: unknown {', '.join(unknown)}; choose from " + ", ".join(SOURCES)
+        )
     if "trees" not in SAMPLERS.get(ctx.spec.sampler).tags:
         names = [n for n in names if n != "token_recycling"]  # its drafts are trees
     return names

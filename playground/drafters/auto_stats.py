@@ -46,9 +46,9 @@ class VerifyCurve:
             return PRIOR_SLOPE
         xs = [n - 1 for n, _ in self.samples[-64:]]
         ys = [t / unit - 1.0 for _, t in self.samples[-64:]]
-        prior_x = 7.0  # pseudo-rounds at 8 tokens, on the prior line
-        num = sum(x * y for x, y in zip(xs, ys, strict=True)) + PRIOR_ROUNDS * prior_x**2 * PRIOR_SLOPE
-        den = sum(x * x for x in xs) + PRIOR_ROUNDS * prior_x**2
+        prior = PRIOR_ROUNDS * 7.0**2  # pseudo-rounds of 8 tokens on the prior line
+        num = sum(x * y for x, y in zip(xs, ys, strict=True)) + prior * PRIOR_SLOPE
+        den = sum(x * x for x in xs) + prior
         return max(num / den, 0.0)
 
     def curve(self, size: int) -> list[float]:

@@ -87,10 +87,14 @@ class LayerSkipDrafter(ModelDrafter):
         """Run the layer search on `context` and switch to its best set."""
         options = self.spec.options
         self.candidates = search_layers(
-            self.model, context, read_option(options, SEARCH_WINDOW),
-            read_option(options, SEARCH_ROWS), self.spec.max_draft_tokens,
+            self.model,
+            context,
+            read_option(options, SEARCH_WINDOW),
+            read_option(options, SEARCH_ROWS),
+            self.spec.max_draft_tokens,
             LogitsProcessor(self.processor.config),
-            self.keep_ids, self.head_rows,
+            self.keep_ids,
+            self.head_rows,
         )
         best = self.candidates[0]
         logger.info("layer_skip keeps %s", format_layers(best.layers))
@@ -139,8 +143,9 @@ def layer_skip_pruned_drafter(ctx: DrafterContext) -> LayerSkipDrafter:
 
     kind = proposal_kind(ctx.spec.sampler, "layer_skip_pruned", (TOKEN, KERNEL))
     target, options = ctx.target, ctx.spec.options
-    keep_ids = calibration_keep_ids(target, keep_count(options, target.vocab_size),
-                                    options.get("calibration_text"))
+    keep_ids = calibration_keep_ids(
+        target, keep_count(options, target.vocab_size), options.get("calibration_text")
+    )
     drafter = LayerSkipDrafter(target, ctx, keep_ids, kind)
     if kind == KERNEL:
         kernel = make_kernel(ctx.spec.sampler, target, keep_ids, options)

@@ -97,8 +97,9 @@ class LayerSubset:
         self.decoder = decoder
         self.num_layers = len(decoder.layers)
         self.layers = sorted(layers)
-        self.layer_types = list(getattr(config, "layer_types", None) or ["full_attention"]
-                                * self.num_layers)
+        self.layer_types = list(
+            getattr(config, "layer_types", None) or ["full_attention"] * self.num_layers
+        )
         self.window = getattr(config, "sliding_window", None)
         self.head = model.get_output_embeddings()
         self.head_rows = head_rows  # (keep, hidden) or None: the full head
@@ -138,8 +139,11 @@ class LayerSubset:
                 seen.append(hidden)
             kind = self.layer_types[index]
             out = self.decoder.layers[index](
-                hidden, attention_mask=masks[kind], position_embeddings=rotary[kind],
-                position_ids=positions, past_key_values=cache,
+                hidden,
+                attention_mask=masks[kind],
+                position_embeddings=rotary[kind],
+                position_ids=positions,
+                past_key_values=cache,
             )
             hidden = out[0] if isinstance(out, tuple) else out  # (1, n, hidden)
             if clock is not None:
@@ -152,10 +156,15 @@ class LayerSubset:
         """Final norm and head of hidden (rows, hidden): float logits (rows, head rows)."""
         normed = self.decoder.norm(hidden)
         if self.head_rows is None:
-            out = self.head(normed[None])[0]  # (rows, vocab)
-        else:
-            out = normed @ self.head_rows.T  # (rows, keep)
-        out = out.float()
+            return self._cap(self.head(normed[None])[0].float())  # (rows, vocab)
+        return self._cap((normed @ self.head_rows.T).float())  # (rows, keep)
+
+    def logits_over(self, hidden: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        """Logits of the full head's rows `ids` (m,) only: float (rows, m)."""
+        rows = self.head.weight[ids.to(self.head.weight.device)]  # (m, hidden)
+        return self._cap((self.decoder.norm(hidden) @ rows.T).float())
+
+    def _cap(self, out: torch.Tensor) -> torch.Tensor:
         if self.softcap:
             out = torch.tanh(out / self.softcap) * self.softcap
         return out

@@ -9,8 +9,8 @@ so M holds the most recent predictions. Drafting expands a tree from the last co
 token breadth-first along a template: a node of rank r under a node carrying token t
 carries M[t][r]; nodes whose row is still empty are dropped with their subtrees. No
 model runs, so a draft costs microseconds; the draft is deterministic (q_draft None)
-and verified by tree samplers (`greedy` at temperature 0; a deterministic-tree rule
-when sampling).
+and verified by tree samplers: `greedy` / `tree_greedy` at temperature 0 (the paper's
+setting), `tree_deterministic` (or `specinfer`, whose one-hot case it is) when sampling.
 
 Template: the paper uses one hand-made static tree. Here the tree of `num_draft_tokens`
 nodes is the one with the highest expected number of accepted tokens under a rank prior,
@@ -82,7 +82,8 @@ class AdjacencyTable:
             if token != EMPTY:
                 tokens.append(token)
                 parents.append(-1 if parent < 0 else placed[parent])
-        return Draft(torch.tensor(tokens, dtype=torch.long), torch.tensor(parents, dtype=torch.long))
+        tokens_t = torch.tensor(tokens, dtype=torch.long)  # (num_nodes,)
+        return Draft(tokens_t, torch.tensor(parents, dtype=torch.long))
 
 
 def _last_occurrence(values: torch.Tensor) -> torch.Tensor:

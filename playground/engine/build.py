@@ -6,6 +6,7 @@ verifies trees, a drafter with another vocabulary needs a sampler that handles i
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 
 from playground.config import GenerationConfig, SpecConfig
@@ -60,6 +61,13 @@ def _check_draft_kind(drafter, sampler) -> None:
         )
 
 
+def make_sampler(spec: SpecConfig):
+    """The sampler `spec` names; factories that take an argument get `spec` (for options)."""
+    factory = SAMPLERS.get(spec.sampler).factory
+    takes_spec = bool(inspect.signature(factory).parameters)
+    return factory(spec) if takes_spec else factory()
+
+
 def build_engine(
     target: ModelHandle,
     spec: SpecConfig | None = None,
@@ -81,6 +89,6 @@ def build_engine(
 
     ctx = DrafterContext(target=target, spec=spec, config=config, load=load)
     drafter = DRAFTERS.get(spec.drafter).factory(ctx)
-    sampler = SAMPLERS.get(spec.sampler).factory()
+    sampler = make_sampler(spec)
     schedule = SCHEDULES.get(spec.schedule).factory(spec)
     return Engine(target, drafter, sampler, schedule, config, spec, label)

@@ -4,7 +4,8 @@ We use a `DynamicCache()` built without a model config: every layer, Gemma 3's
 sliding-window layers included, keeps all positions, so a rejected draft can be rolled
 back at any length (a config-built cache drops old sliding entries and cannot). Rolling
 back never recomputes the accepted prefix: a chain is cropped, a tree keeps only the
-accepted path's entries, moved to contiguous slots.
+accepted path's entries, moved down into contiguous slots in place (gpt-fast's "a
+rollback is moving a pointer", plus a copy of the few kept entries).
 """
 
 from __future__ import annotations
@@ -32,20 +33,29 @@ def keep(cache: DynamicCache, prefix_len: int, kept_slots: list[int]) -> None:
     """Keep slots [0, prefix_len) plus `kept_slots` (ascending, each >= prefix_len), packed.
 
     A contiguous run `prefix_len, prefix_len + 1, ...` is a plain crop; anything else
-    gathers the kept entries of every layer into place.
+    moves the kept entries of every layer down into slots prefix_len, prefix_len + 1, ...
+    in place (work ∝ len(kept_slots), not the cache length), then crops.
     """
-    if kept_slots == list(range(prefix_len, prefix_len + len(kept_slots))):
-        truncate(cache, prefix_len + len(kept_slots))
-        return
+    count = len(kept_slots)
+    if kept_slots != list(range(prefix_len, prefix_len + count)):
+        _move_down(cache, prefix_len, kept_slots)
+    truncate(cache, prefix_len + count)
+
+
+@torch.inference_mode()
+def _move_down(cache: DynamicCache, prefix_len: int, kept_slots: list[int]) -> None:
+    if any(b <= a for a, b in zip(kept_slots, kept_slots[1:], strict=False)) or (
+        kept_slots and kept_slots[0] < prefix_len
+    ):
+        raise ValueError(f"kept slots must ascend from {prefix_len}, got {kept_slots}")
     index = torch.tensor(kept_slots, dtype=torch.long)
+    dest = slice(prefix_len, prefix_len + len(kept_slots))
     for layer in cache.layers:
         if not getattr(layer, "is_initialized", True) or layer.keys is None:
             continue
         idx = index.to(layer.keys.device)
-        layer.keys = torch.cat([layer.keys[..., :prefix_len, :], layer.keys[..., idx, :]], dim=-2)
-        layer.values = torch.cat(
-            [layer.values[..., :prefix_len, :], layer.values[..., idx, :]], dim=-2
-        )
+        layer.keys[..., dest, :] = layer.keys[..., idx, :]  # (batch, heads, kept, head_dim)
+        layer.values[..., dest, :] = layer.values[..., idx, :]
 
 
 def common_prefix(a: list[int], b: list[int]) -> int:

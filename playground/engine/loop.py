@@ -100,7 +100,7 @@ class Engine:
             if self.drafter is not None:
                 self.drafter.commit(context, len(accepted))
                 if draft.num_nodes:
-                    self.schedule.update(draft.num_nodes, len(accepted))
+                    self.schedule.update(draft.max_depth, len(accepted))  # chains: num_nodes
             t3 = time.perf_counter()
             yield self._step(
                 index, draft, p_target, verdict, emitted, strings, t0, t1, t2, t3, cache

@@ -72,8 +72,15 @@ class Classifier:
         return torch.sigmoid(z)
 
     def save(self, path: str | Path) -> None:
-        state = {"format": FORMAT, "features": list(FEATURES), "weight": self.weight,
-                 "bias": self.bias, "mean": self.mean, "std": self.std, "info": self.info}
+        state = {
+            "format": FORMAT,
+            "features": list(FEATURES),
+            "weight": self.weight,
+            "bias": self.bias,
+            "mean": self.mean,
+            "std": self.std,
+            "info": self.info,
+        }
         torch.save(state, Path(path))
 
     @classmethod
@@ -82,13 +89,19 @@ class Classifier:
         if not path.exists():
             raise ConfigError(
                 f"no DISCO weights at {path}; train some with `python -m playground "
-                "train-schedule --traces TRACE.json ... --out FILE.pt` and pass disco_weights=FILE.pt"
+                "train-schedule --traces TRACE.json ... --out FILE.pt` and pass "
+                "disco_weights=FILE.pt"
             )
         state = torch.load(path, weights_only=True)
         if state.get("format") != FORMAT or tuple(state.get("features", ())) != FEATURES:
             raise ConfigError(f"{path} is not a {FORMAT} classifier over {', '.join(FEATURES)}")
-        return cls(state["weight"], float(state["bias"]), state["mean"], state["std"],
-                   state.get("info", {}))
+        return cls(
+            state["weight"],
+            float(state["bias"]),
+            state["mean"],
+            state["std"],
+            state.get("info", {}),
+        )
 
 
 @SCHEDULES.register(

@@ -77,7 +77,9 @@ def fit(data: Dataset, iterations: int = 200) -> Classifier:
     x = (data.x - mean) / std  # (n, features)
     weight = torch.zeros(x.shape[1], requires_grad=True)
     bias = torch.zeros((), requires_grad=True)
-    optimizer = torch.optim.LBFGS([weight, bias], max_iter=iterations, line_search_fn="strong_wolfe")
+    optimizer = torch.optim.LBFGS(
+        [weight, bias], max_iter=iterations, line_search_fn="strong_wolfe"
+    )
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad()
@@ -90,8 +92,11 @@ def fit(data: Dataset, iterations: int = 200) -> Classifier:
     with torch.enable_grad():
         optimizer.step(closure)
     classifier = Classifier(weight.detach(), float(bias.detach()), mean, std, {})
-    classifier.info = {"examples": len(data), "accuracy": accuracy(classifier, data),
-                       "accepted_share": float(data.y.mean())}
+    classifier.info = {
+        "examples": len(data),
+        "accuracy": accuracy(classifier, data),
+        "accepted_share": float(data.y.mean()),
+    }
     return classifier
 
 
@@ -109,8 +114,12 @@ def train_from_traces(paths: list[str]) -> Classifier:
 
 
 def add_train_schedule_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--traces", nargs="+", required=True,
-                        help="trace files written by `generate --trace` (drafters with features)")
+    parser.add_argument(
+        "--traces",
+        nargs="+",
+        required=True,
+        help="trace files written by `generate --trace` (drafters with features)",
+    )
     parser.add_argument("--out", required=True, help="where to write the classifier (.pt)")
 
 
@@ -119,9 +128,12 @@ def train_schedule_command(args: argparse.Namespace) -> int:
     classifier.save(args.out)
     info = classifier.info
     majority = max(info["accepted_share"], 1 - info["accepted_share"])
-    print(f"DISCO classifier: {info['examples']} examples, training accuracy "
-          f"{info['accuracy']:.3f} (majority label {majority:.3f}); weights "
-          + ", ".join(f"{n} {w:+.2f}" for n, w in zip(FEATURES, classifier.weight.tolist(),
-                                                          strict=True)))
+    print(
+        f"DISCO classifier: {info['examples']} examples, training accuracy "
+        f"{info['accuracy']:.3f} (majority label {majority:.3f}); weights "
+        + ", ".join(
+            f"{n} {w:+.2f}" for n, w in zip(FEATURES, classifier.weight.tolist(), strict=True)
+        )
+    )
     print(f"written: {args.out}")
     return 0

@@ -1,8 +1,9 @@
 """Handlers: plain typed functions behind every button, callable from tests without Gradio.
 
-They raise `SpecLabError`s with readable messages; `playground.ui.app` turns those into
-gr.Error / gr.Warning. The run handler is a generator of `Update`s: the user's
-`RunRecord` and the views drawn from it, throttled so a fast model does not flood the page.
+They raise `SpecLabError`s with readable messages; `playground.ui.wiring` turns those
+into gr.Error. The run handler is a generator of `Update`s: the user's `RunRecord` and
+the views drawn from it, throttled so a fast model does not flood the page (every step
+still lands in the record). What the controls say before Run lives in `choices`.
 """
 
 from __future__ import annotations
@@ -15,12 +16,10 @@ from dataclasses import asdict, dataclass
 import torch
 
 from playground import config as C
-from playground.drafters import DRAFTERS
 from playground.errors import ConfigError, IncompatibleError, SpecLabError
-from playground.models import available_offline, load_presets, printable
-from playground.registry import Registry
+from playground.models import printable
 from playground.ui import tokens
-from playground.ui.inputs import NONE, RunInputs, SpecInputs
+from playground.ui.inputs import RunInputs, SpecInputs
 from playground.ui.record import LegRecord, RunRecord, finalize, leg_metrics, output_text
 from playground.ui.record import read_traces as _read_traces
 from playground.ui.record import write_traces as _write_traces
@@ -34,7 +33,6 @@ from playground.worker import (
     Job,
     LegDone,
     Loading,
-    ModelCache,
     RunControl,
     StepDone,
     Worker,
@@ -59,102 +57,6 @@ def error_for(exc: BaseException) -> SpecLabError:
         f"the run failed unexpectedly ({type(exc).__name__}: {exc}); "
         "the app is still running, try other settings"
     )
-
-
-# ---- descriptions and compatibility -------------------------------------------------------
-
-
-def entry_markdown(registry: Registry, name: str | None) -> str:
-    """One line about a registry entry: lossless/lossy badge, summary, paper."""
-    if not name or name == NONE:
-        return "**plain decoding**: the target alone, one token per forward (the reference)."
-    try:
-        e = registry.get(name)
-    except SpecLabError as exc:
-        return f"⚠ {exc}"
-    badge = "✓ lossless" if e.lossless else f"⚠ lossy: follows {e.follows}"
-    paper = f" · _{e.paper}_" if e.paper else ""
-    return f"**{e.name}** · {badge} · {e.summary}{paper}"
-
-
-def check_config(
-    cache: ModelCache | None,
-    target: str,
-    drafter: str,
-    drafter_model: str,
-    sampler: str,
-    schedule: str,
-    num_draft_tokens: float = 4,
-    options: str = "",
-) -> str:
-    """Whether the parts fit, explained before Run (never loads a model)."""
-    inputs = SpecInputs(
-        target, drafter, drafter_model, sampler, schedule, num_draft_tokens, options
-    )
-    try:
-        target_spec = inputs.target_spec()
-        spec = inputs.spec(max(C.MAX_DRAFT_TOKENS.default, C.MAX_DRAFT_TOKENS.low))
-    except SpecLabError as exc:
-        return f"⚠ {exc}"
-    notes = []
-    if spec.drafter_model:
-        problem = _vocabulary_problem(cache, target_spec, spec.drafter_model, spec.drafter)
-        if problem:
-            return f"⚠ {problem}"
-    for model in dict.fromkeys(filter(None, [target_spec, spec.drafter_model])):
-        if not available_offline(model):
-            notes.append(f"`{model}` is not available offline: loading it needs the Hub")
-    head = "✓ these parts fit" if spec.drafter else "✓ plain decoding"
-    return head + ("; " + "; ".join(notes) if notes else ".")
-
-
-def _vocabulary_problem(
-    cache: ModelCache | None, target: str, drafter_model: str, drafter: str
-) -> str:
-    if "cross_vocab" in DRAFTERS.get(drafter).tags:
-        return ""
-    shared = next(
-        (
-            p.shared_tokenizer
-            for p in load_presets()
-            if p.target == target and p.drafter == drafter_model
-        ),
-        None,
-    )
-    if shared is None and cache is not None:
-        t, d = cache.peek(target), cache.peek(drafter_model)
-        if t is not None and d is not None:
-            shared = (
-                t.tokenizer is d.tokenizer or t.tokenizer.get_vocab() == d.tokenizer.get_vocab()
-            )
-    if shared is False:
-        fits = [e.name for e in DRAFTERS if "cross_vocab" in e.tags]
-        return (
-            f"`{drafter_model}` has another tokenizer than `{target}`; drafter "
-            f"{drafter!r} needs a shared vocabulary. Use a cross-vocabulary drafter "
-            f"({', '.join(fits) or 'none registered yet'}) or a drafter model with the "
-            "target's tokenizer."
-        )
-    return ""
-
-
-@dataclass
-class PresetChoice:
-    target: str
-    drafter: str
-    drafter_model: str
-    note: str
-
-
-def choose_preset(name: str) -> PresetChoice:
-    preset = next((p for p in load_presets() if p.name == name), None)
-    if preset is None:
-        raise ConfigError(f"unknown preset {name!r}")
-    cross = [e.name for e in DRAFTERS if "cross_vocab" in e.tags and "model" in e.tags]
-    drafter = "model" if preset.shared_tokenizer or not cross else cross[0]
-    offline = available_offline(preset.target) and available_offline(preset.drafter)
-    note = f"{preset.note} ({'available offline' if offline else 'needs the Hub'})"
-    return PresetChoice(preset.target, drafter, preset.drafter, note)
 
 
 # ---- runs ---------------------------------------------------------------------------------
@@ -228,8 +130,8 @@ def run_stream(
     control: RunControl | None = None,
     other: SpecInputs | None = None,
     theory: TheoryInputs | None = None,
-    light_every: float = 0.1,
-    heavy_every: float = 1.0,
+    light_every: float = 0.15,
+    heavy_every: float = 1.5,
 ) -> Iterator[Update]:
     """Validate, run through the worker, and yield page updates until the run ends.
 
@@ -338,7 +240,13 @@ def theory(record: RunRecord | None, alpha: float, gamma: float, cost: float) ->
     return theory_figures(alpha, gamma, cost, points)
 
 
-def measured_theory(record: RunRecord | None) -> TheoryInputs:
+@dataclass
+class Measured:
+    theory: TheoryInputs
+    note: str  # why a value is not the measured one ("" when all three are measured)
+
+
+def measured_theory(record: RunRecord | None) -> Measured:
     """α, γ and c of the last run's main leg (c needs a plain run), for the theory sliders."""
     main = (record or RunRecord()).main
     if main is None or not any(s.draft_tokens for s in main.steps):
@@ -346,6 +254,13 @@ def measured_theory(record: RunRecord | None) -> TheoryInputs:
     m = leg_metrics(record, main)
     cost = m.draft_cost if m.draft_cost is not None else C.THEORY_COST_RATIO.default
     gamma = max(C.NUM_DRAFT_TOKENS.low, min(C.NUM_DRAFT_TOKENS.high, round(m.mean_draft)))
-    return TheoryInputs(
-        alpha=m.acceptance, gamma=int(gamma), cost=min(cost, C.THEORY_COST_RATIO.high)
+    note = (
+        ""
+        if m.draft_cost is not None
+        else (
+            "c needs a plain-decoding reference: tick 'compare with plain decoding' and run again; "
+            "c keeps its default"
+        )
     )
+    theory = TheoryInputs(m.acceptance, int(gamma), min(cost, C.THEORY_COST_RATIO.high))
+    return Measured(theory, note)

@@ -16,7 +16,7 @@ from playground.models import BUNDLED, TINY_MODELS, load_presets
 from playground.samplers import SAMPLERS
 from playground.schedules import SCHEDULES
 from playground.ui import tokens
-from playground.ui.handlers import entry_markdown
+from playground.ui.choices import entry_markdown
 from playground.ui.inputs import NONE, RunInputs, SpecInputs
 
 DEFAULTS = RunInputs()
@@ -45,6 +45,7 @@ def _spec_names() -> list[str]:
 def slider(knob: C.Knob, label: str | None = None, high: float | None = None, **kw) -> gr.Slider:
     step = 1 if knob.integer else 0.01
     low = knob.low + (step if not knob.low_inclusive else 0)
+    kw.setdefault("elem_id", f"sl-{knob.name}")
     return gr.Slider(
         low,
         high if high is not None else knob.high,
@@ -57,6 +58,7 @@ def slider(knob: C.Knob, label: str | None = None, high: float | None = None, **
 
 
 def number(knob: C.Knob, label: str | None = None, **kw) -> gr.Number:
+    kw.setdefault("elem_id", f"sl-{knob.name}")
     return gr.Number(
         value=knob.default,
         minimum=knob.low,
@@ -82,45 +84,71 @@ def drafter_choices() -> list[tuple[str, str]]:
 
 def options_markdown() -> str:
     """The drafter/sampler options config.py defines (other engineers add more)."""
+
+    def values(k: C.Knob) -> str:
+        choices = getattr(k, "choices", ())
+        return " | ".join(choices) if choices else f"{k.low}–{k.high}"
+
     knobs = getattr(C, "OPTION_KNOBS", {}).values()
-    rows = [f"- `{k.name}` ({k.low}–{k.high}, default {k.default}): {k.help}" for k in knobs]
+    rows = [f"- `{k.name}` ({values(k)}, default {k.default}): {k.help}" for k in knobs]
     return "\n".join(rows) or "No options are defined."
 
 
-def spec_controls(page: Page, suffix: str, targets: list[str], drafters: list[str]) -> None:
+def spec_controls(
+    page: Page, suffix: str, targets: list[str], drafters: list[str], columns: bool = False
+) -> None:
     """Target, drafter, drafter model, sampler, schedule, draft length, options."""
-    d = DEFAULTS
-    parts = {
+    if columns:
+        with gr.Row():
+            with gr.Column():
+                parts = _model_parts(suffix, targets, drafters)
+            with gr.Column():
+                parts |= _method_parts(suffix)
+    else:
+        parts = _model_parts(suffix, targets, drafters) | _method_parts(suffix)
+    for name, component in parts.items():
+        setattr(page, name + suffix, component)
+
+
+def _model_parts(suffix: str, targets: list[str], drafters: list[str]) -> dict:
+    d, b = DEFAULTS, " (B)" if suffix else ""
+    return {
         "target": gr.Dropdown(
             targets,
             value=d.target,
             allow_custom_value=True,
-            label="target model",
+            label=f"target model{b}",
             info="bundled:… and tiny:… run offline; or a Hub id, a model directory, a .gguf",
         ),
-        "drafter": gr.Dropdown(drafter_choices(), value=d.drafter, label="drafter"),
+        "drafter": gr.Dropdown(drafter_choices(), value=d.drafter, label=f"drafter{b}"),
         "drafter_info": gr.Markdown(entry_markdown(DRAFTERS, d.drafter), elem_classes="sl-info"),
         "drafter_model": gr.Dropdown(
             drafters,
             value=d.drafter_model,
             allow_custom_value=True,
-            label="drafter model (for model drafters)",
+            label=f"drafter model (for model drafters){b}",
         ),
-        "sampler": gr.Dropdown(SAMPLERS.names(), value=d.sampler, label="sampler"),
+    }
+
+
+def _method_parts(suffix: str) -> dict:
+    d, b = DEFAULTS, " (B)" if suffix else ""
+    return {
+        "sampler": gr.Dropdown(SAMPLERS.names(), value=d.sampler, label=f"sampler{b}"),
         "sampler_info": gr.Markdown(entry_markdown(SAMPLERS, d.sampler), elem_classes="sl-info"),
-        "schedule": gr.Dropdown(SCHEDULES.names(), value=d.schedule, label="schedule"),
+        "schedule": gr.Dropdown(SCHEDULES.names(), value=d.schedule, label=f"schedule{b}"),
         "schedule_info": gr.Markdown(entry_markdown(SCHEDULES, d.schedule), elem_classes="sl-info"),
-        "num_draft_tokens": slider(C.NUM_DRAFT_TOKENS),
+        "num_draft_tokens": slider(
+            C.NUM_DRAFT_TOKENS, f"num_draft_tokens{b}", elem_id=f"sl-num_draft_tokens{suffix}"
+        ),
         "options": gr.Textbox(
-            label="drafter/sampler options",
+            label=f"drafter/sampler options{b}",
             placeholder="e.g. keep_fraction=0.25",
             info="key=value, comma separated",
             max_lines=3,
         ),
-        "compat": gr.Markdown(elem_classes="sl-compat"),
+        "compat": gr.Markdown(elem_classes="sl-compat", elem_id=f"sl-compat{suffix}"),
     }
-    for name, component in parts.items():
-        setattr(page, name + suffix, component)
 
 
 def build_layout() -> Page:
@@ -154,14 +182,14 @@ def build_layout() -> Page:
                 page.repetition_penalty = slider(C.REPETITION_PENALTY)
                 page.seed = number(C.SEED)
                 page.max_new_tokens = slider(C.MAX_NEW_TOKENS)
-        with gr.Column(scale=3, min_width=480):
+        with gr.Column(scale=3, min_width=480, elem_id="sl-main"):
             page.prompt = gr.Textbox(EXAMPLE_PROMPTS[0], label="prompt", lines=3, max_lines=12)
             page.examples = gr.Examples(
                 _examples(),
                 inputs=[page.prompt],
                 cache_examples=False,
                 label="example prompts",
-                examples_per_page=6,
+                examples_per_page=4,
             )
             with gr.Row():
                 page.compare_plain = gr.Checkbox(
@@ -197,6 +225,7 @@ def _view_tabs(page: Page, targets: list[str], drafters: list[str]) -> None:
                 step=1,
                 label="round",
                 info="browse earlier rounds (follows the live round while running)",
+                elem_id="sl-round",
             )
             page.tree = gr.Plot(elem_id="sl-tree", show_label=False)
             page.teach = gr.HTML(elem_id="sl-teach")
@@ -214,8 +243,7 @@ def _view_tabs(page: Page, targets: list[str], drafters: list[str]) -> None:
                 "Configuration **A** is the one on the left; set **B** here. Same "
                 "prompt, seed and sampling settings for both."
             )
-            with gr.Row(), gr.Column():
-                spec_controls(page, "_b", targets, drafters)
+            spec_controls(page, "_b", targets, drafters, columns=True)
             page.compare_run = gr.Button("Run comparison", variant="primary", elem_id="sl-compare")
             page.compare = gr.HTML(elem_id="sl-compare-tokens")
             page.compare_speed = gr.Plot(show_label=False)
@@ -228,7 +256,9 @@ def _view_tabs(page: Page, targets: list[str], drafters: list[str]) -> None:
         with gr.Tab("Theory", id="theory"):
             with gr.Row():
                 page.alpha = slider(C.THEORY_ALPHA, label="α (acceptance rate)")
-                page.gamma = slider(C.NUM_DRAFT_TOKENS, label="γ (draft length)", high=16)
+                page.gamma = slider(
+                    C.NUM_DRAFT_TOKENS, label="γ (draft length)", high=16, elem_id="sl-gamma"
+                )
                 page.cost = slider(C.THEORY_COST_RATIO, label="c (cost ratio)")
             page.use_measured = gr.Button("Use the last run's α, γ, c")
             with gr.Row():

@@ -17,7 +17,7 @@ PHASES = (("draft", "#facc15"), ("verify", "#2563eb"), ("accept + commit", "#f87
 
 
 def speed_figure(legs: list[LegRecord], metrics: list[LegMetrics]) -> go.Figure:
-    title = f"Tokens/s over the last {ROLLING_ROUNDS} rounds (dashed: whole run)"
+    title = "Tokens/s over time"
     if not any(leg.steps for leg in legs):
         return empty(title, "no tokens yet")
     fig = go.Figure()
@@ -55,11 +55,17 @@ def speed_figure(legs: list[LegRecord], metrics: list[LegMetrics]) -> go.Figure:
                     hoverinfo="skip",
                 )
             )
-    speedups = [f"{m.label}: {m.speedup:.2f}×" for m in metrics if m.speedup is not None]
-    if speedups:
-        title += " · speedup vs plain " + ", ".join(speedups)
+    faster = [m for m in metrics if m.speedup is not None]
+    if len(faster) == 1:
+        title += f" · speedup vs plain {faster[0].speedup:.2f}×"
+    elif faster:  # compare mode: legs are labelled "A: …", "B: …"
+        title += " · speedup vs plain " + ", ".join(
+            f"{m.label.split(':')[0]} {m.speedup:.2f}×" for m in faster
+        )
     fig.update_xaxes(title="engine time (s), prefill included", rangemode="tozero")
-    fig.update_yaxes(title="tokens/s", rangemode="tozero")
+    fig.update_yaxes(
+        title=f"tokens/s (last {ROLLING_ROUNDS} rounds; dashed: run)", rangemode="tozero"
+    )
     return base_layout(fig, title)
 
 

@@ -172,7 +172,7 @@ def _curve(alpha: float, gamma: int, cost: float, measured: list[MeasuredPoint])
     fig.add_hline(y=1, line_dash="dash", line_color="#dc2626", annotation_text="no speedup")
     fig.update_xaxes(title="draft length γ")
     fig.update_yaxes(title="speedup vs plain decoding", rangemode="tozero")
-    return base_layout(fig, f"Expected speedup at c = {cost:.2f} (zero-overhead engine)", 380)
+    return base_layout(fig, f"Expected speedup at c = {cost:.2f} (zero-overhead engine)", 460)
 
 
 def _contour(alpha: float, gamma: int, cost: float, measured: list[MeasuredPoint]) -> go.Figure:

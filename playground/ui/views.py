@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 
 from playground import config as C
 from playground.engine.events import Step
-from playground.ui import figures, speed, teaching, tokens
+from playground.ui import acceptance, figures, speed, teaching, tokens
 from playground.ui.record import LegMetrics, RunRecord, leg_metrics
 
 CONVENTIONS = (
@@ -41,7 +41,7 @@ class Views:
     metrics: str
     round_max: int
     round_value: int
-    tree: go.Figure
+    tree: go.Figure | None
     teach: str
     compare: str
     acceptance: go.Figure | None = None
@@ -60,25 +60,34 @@ def _fmt(value: float | None, pattern: str = "{:.2f}", missing: str = "–") -> 
     return pattern.format(value)
 
 
+def _wrap(label: str) -> str:
+    """Let long labels break after '/' and '·' inside a table header."""
+    return label.replace("/", "/\u200b").replace(" · ", " ·\u200b ")
+
+
+METRIC_ROWS = (
+    ("new tokens", lambda m: str(m.new_tokens)),
+    ("rounds (target forwards)", lambda m: str(m.rounds)),
+    ("τ (tokens per round)", lambda m: _fmt(m.tau)),
+    ("acceptance rate", lambda m: _fmt(m.acceptance, "{:.1%}")),
+    ("draft tokens per round", lambda m: _fmt(m.mean_draft or None, "{:.1f}")),
+    ("tokens/s", lambda m: _fmt(m.tokens_per_s, "{:.1f}")),
+    ("speedup vs plain", lambda m: _fmt(m.speedup, "{:.2f}×")),
+    ("analytic bound", lambda m: _fmt(m.bound, "{:.2f}×")),
+    ("α_i by position", lambda m: " ".join(f"{a:.2f}" for a in m.per_position[:8]) or "–"),
+)
+
+
 def metrics_markdown(ms: list[LegMetrics]) -> str:
+    """One column per run leg, one row per metric."""
     if not ms:
         return f"No run yet.\n\n<small>{CONVENTIONS}</small>"
     rows = [
-        "| run | tokens | rounds | τ | acceptance | draft/round | tok/s | speedup | bound |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| | " + " | ".join(_wrap(m.label) for m in ms) + " |",
+        "|---|" + "---:|" * len(ms),
     ]
-    for m in ms:
-        rows.append(
-            f"| {m.label} | {m.new_tokens} | {m.rounds} | {_fmt(m.tau)} | "
-            f"{_fmt(m.acceptance, '{:.1%}')} | {_fmt(m.mean_draft or None, '{:.1f}')} | "
-            f"{_fmt(m.tokens_per_s, '{:.1f}')} | {_fmt(m.speedup, '{:.2f}×')} | "
-            f"{_fmt(m.bound, '{:.2f}×')} |"
-        )
-    alphas = [m for m in ms if m.per_position]
-    lines = [
-        f"- α_i ({m.label}): " + " ".join(f"{a:.2f}" for a in m.per_position[:12]) for m in alphas
-    ]
-    return "\n".join([*rows, "", *lines, "", f"<small>{CONVENTIONS}</small>"])
+    rows += [f"| {name} | " + " | ".join(get(m) for m in ms) + " |" for name, get in METRIC_ROWS]
+    return "\n".join([*rows, "", f"<small>{CONVENTIONS}</small>"])
 
 
 def one_line(m: LegMetrics) -> str:
@@ -134,7 +143,7 @@ def render(
         metrics=metrics_markdown(ms),
         round_max=max(count - 1, 0),
         round_value=0 if round_index is None else max(0, min(int(round_index), count - 1)),
-        tree=figures.tree_figure(step),
+        tree=figures.tree_figure(step) if heavy else None,
         teach=teaching.round_table(step, sampler_of(record)),
         compare=tokens.side_by_side_html(record, [one_line(m) for m in ms]),
     )
@@ -142,9 +151,9 @@ def render(
         views.round_value = max(count - 1, 0)
     if heavy:
         spec_ms = [m for m, leg in zip(ms, record.legs, strict=True) if not leg.plain]
-        views.acceptance = figures.acceptance_figure(spec_ms)
-        views.histogram = figures.histogram_figure([(leg.label, leg) for leg in record.legs])
-        views.heatmap = figures.heatmap_figure(main)
+        views.acceptance = acceptance.acceptance_figure(spec_ms)
+        views.histogram = acceptance.histogram_figure([(leg.label, leg) for leg in record.legs])
+        views.heatmap = acceptance.heatmap_figure(main)
         views.speed = speed.speed_figure(record.legs, ms)
         views.split = speed.split_figure(ms)
         views.timeline = speed.timeline_figure(record.legs)

@@ -185,3 +185,32 @@ def test_slem_greedy_on_the_real_pair_equals_plain_greedy(prompt):
             logits = target.model(ids).logits[0, -1]
         gap = float(logits[plain.token_ids[n]] - logits[fast.token_ids[n]])
     assert fast.token_ids == plain.token_ids, f"first difference at {n}, logit gap {gap}"
+
+
+def test_trie_forward_matches_plain_forwards_along_each_path():
+    """SLRS expands its trie with one tree-attention forward per level; each node's
+    distribution must be the drafter's after that node's path, fed plainly."""
+    spec = SpecConfig(
+        drafter="cross_tokenizer",
+        drafter_model="tiny:drafter-char",
+        sampler="slrs",
+        options={"slrs_width": 3, "slrs_depth": 3},
+    )
+    config = GenerationConfig(max_new_tokens=8, temperature=1.0)
+    drafter = build_engine(tiny("target"), spec, config, load=load_model).drafter
+    context = tiny("target").encode(PROMPT)
+    drafter.start(context)
+    ids = drafter.stream.sync(context)
+    q_root = drafter._probs(drafter._forward(drafter._sync(ids)))
+    trie = drafter._expand(q_root)
+    nodes = [n for n in range(1, trie.num_nodes) if trie.children[n]]
+    assert nodes, "the trie has expanded levels"
+    model = drafter.handle.model
+    for node in nodes:
+        path = list(ids) + trie.path(node)
+        with torch.inference_mode():
+            logits = model(torch.tensor([path])).logits[0, -1].float()
+        child = trie.children[node][0]
+        expected = drafter._probs(logits)[trie.drafter_tokens[child]]
+        assert float(expected) == pytest.approx(trie.edge_q[child], rel=1e-3, abs=1e-6)
+    assert len(drafter.cached_ids) == drafter.cache.get_seq_length(), "cache restored"

@@ -106,7 +106,8 @@ def test_rdk_with_the_identity_kernel_is_tli_token_for_token():
 
 
 def test_rdk_drafts_tokens_the_head_cannot_emit():
-    eng = engine("rdk_linear", {"keep_tokens": 40, "rdk_mix": 0.9}, temperature=1.0, seed=2)
+    options = {"keep_tokens": 40, "rdk_mix": 0.9, "rdk_sharpness": 2.0}
+    eng = engine("rdk_linear", options, temperature=1.0, seed=2)
     steps = list(eng.stream(PROMPT))
     drafted = {t for s in steps for t in s.draft_tokens}
     assert drafted - set(eng.drafter.keep_ids.tolist()), "out-of-vocabulary tokens get drafted"

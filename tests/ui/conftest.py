@@ -16,8 +16,13 @@ def worker() -> Worker:
 
 def tiny_inputs(**overrides) -> RunInputs:
     values = dict(
-        target="tiny:target", drafter="model", drafter_model="tiny:drafter",
-        sampler="speculative", temperature=1.0, max_new_tokens=24, seed=3,
+        target="tiny:target",
+        drafter="model",
+        drafter_model="tiny:drafter",
+        sampler="speculative",
+        temperature=1.0,
+        max_new_tokens=24,
+        seed=3,
         prompt="The little robot walked to the market",
     )
     values.update(overrides)

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from playground.errors import ConfigError, IncompatibleError, ModelLoadError, PromptError
-from playground.ui import handlers
+from playground.ui import choices, handlers
 from playground.ui.inputs import SpecInputs, parse_options
 from playground.ui.views import render
 from playground.worker import RunControl
@@ -27,8 +27,16 @@ def test_a_run_streams_coloured_tokens_and_ends_with_every_view(worker, make_inp
     assert [leg.plain for leg in record.legs] == [False, True], "the plain leg comes last"
     assert "sl-accepted" in views.tokens or "sl-bonus" in views.tokens
     assert "sl-correction" in views.tokens, "a random tiny pair disagrees at least once"
-    for name in ("acceptance", "histogram", "heatmap", "speed", "split", "timeline",
-                 "theory_curve", "theory_contour"):
+    for name in (
+        "acceptance",
+        "histogram",
+        "heatmap",
+        "speed",
+        "split",
+        "timeline",
+        "theory_curve",
+        "theory_contour",
+    ):
         assert getattr(views, name) is not None, f"the final update draws {name}"
     main = record.main
     assert main.summary is not None and main.summary.speedup is not None, (
@@ -60,8 +68,9 @@ def test_every_step_reaches_the_record_even_when_yields_are_throttled(worker, ma
         ({"drafter_model": ""}, "needs a drafter model"),
     ],
 )
-def test_out_of_range_inputs_are_refused_before_anything_loads(worker, make_inputs, overrides,
-                                                                match):
+def test_out_of_range_inputs_are_refused_before_anything_loads(
+    worker, make_inputs, overrides, match
+):
     with pytest.raises(ConfigError, match=match):
         next(handlers.run_stream(worker, make_inputs(**overrides)))
 
@@ -82,14 +91,17 @@ def test_unknown_model_is_a_readable_error(worker, make_inputs):
 
 
 def test_incompatible_parts_are_explained_before_run(worker, make_inputs):
-    message = handlers.check_config(worker.cache, "tiny:target", "pruned", "", "speculative",
-                                    "heuristic")
+    message = choices.check_config(
+        worker.cache, "tiny:target", "pruned", "", "speculative", "heuristic"
+    )
     assert message.startswith("⚠") and "use one of" in message
-    message = handlers.check_config(worker.cache, "tiny:target", "model", "tiny:drafter-char",
-                                    "speculative", "heuristic")
+    message = choices.check_config(
+        worker.cache, "tiny:target", "model", "tiny:drafter-char", "speculative", "heuristic"
+    )
     assert "another tokenizer" in message, "the preset says this pair has two vocabularies"
-    fits = handlers.check_config(worker.cache, "tiny:target", "model", "tiny:drafter",
-                                 "speculative", "heuristic")
+    fits = choices.check_config(
+        worker.cache, "tiny:target", "model", "tiny:drafter", "speculative", "heuristic"
+    )
     assert fits.startswith("✓")
     with pytest.raises(IncompatibleError):
         next(handlers.run_stream(worker, make_inputs(drafter="pruned")))
@@ -97,8 +109,9 @@ def test_incompatible_parts_are_explained_before_run(worker, make_inputs):
 
 def test_stop_ends_a_run_within_one_step_and_keeps_the_partial_result(worker, make_inputs):
     control = RunControl()
-    stream = handlers.run_stream(worker, make_inputs(max_new_tokens=200, step_delay=0.05),
-                                 control, light_every=0.0)
+    stream = handlers.run_stream(
+        worker, make_inputs(max_new_tokens=200, step_delay=0.05), control, light_every=0.0
+    )
     seen = 0
     for update in stream:
         seen = len(update.record.main.steps)
@@ -113,8 +126,9 @@ def test_stop_ends_a_run_within_one_step_and_keeps_the_partial_result(worker, ma
 
 
 def test_closing_the_stream_releases_the_device(worker, make_inputs):
-    stream = handlers.run_stream(worker, make_inputs(max_new_tokens=200, step_delay=0.05),
-                                 RunControl(), light_every=0.0)
+    stream = handlers.run_stream(
+        worker, make_inputs(max_new_tokens=200, step_delay=0.05), RunControl(), light_every=0.0
+    )
     next(u for u in stream if u.record.main and u.record.main.steps)
     stream.close()  # what Gradio does when the Stop button cancels the event
     started = time.monotonic()
@@ -192,8 +206,13 @@ def test_theory_view_and_measured_point(worker, make_inputs):
         handlers.measured_theory(None)
     record = run_all(worker, make_inputs(compare_plain=True))[-1].record
     measured = handlers.measured_theory(record)
-    assert 0 <= measured.alpha <= 1 and measured.gamma >= 1
-    assert any("measured" in (t.name or "") for t in handlers.theory(record, 0.8, 4, 0.1).curve.data)
+    assert 0 <= measured.theory.alpha <= 1 and measured.theory.gamma >= 1
+    assert measured.note == "", "with a plain leg, c is measured too"
+    alone = run_all(worker, make_inputs())[-1].record
+    assert "plain-decoding reference" in handlers.measured_theory(alone).note
+    assert any(
+        "measured" in (t.name or "") for t in handlers.theory(record, 0.8, 4, 0.1).curve.data
+    )
 
 
 def test_failures_inside_the_worker_become_readable_errors(make_inputs):
@@ -223,7 +242,7 @@ def test_a_run_stopped_during_model_loading_ends_cleanly(make_inputs):
     worker = Worker(ModelCache(loader=slow_loader))
     job = make_inputs().job()
     events = worker.stream(job, control)
-    for event in events:
+    for _event in events:
         if loading.is_set():
             control.stop()
             break
@@ -233,14 +252,20 @@ def test_a_run_stopped_during_model_loading_ends_cleanly(make_inputs):
 
 def test_options_parse_numbers_and_json():
     assert parse_options("keep_fraction=0.25, layers=6; tree=static") == {
-        "keep_fraction": 0.25, "layers": 6, "tree": "static"}
+        "keep_fraction": 0.25,
+        "layers": 6,
+        "tree": "static",
+    }
     assert parse_options('{"a": 1}') == {"a": 1}
     assert parse_options("") == {}
 
 
 def test_presets_fill_the_pair():
-    choice = handlers.choose_preset("Test fixture: tiny target + tiny drafter")
+    choice = choices.choose_preset("Test fixture: tiny target + tiny drafter")
     assert (choice.target, choice.drafter, choice.drafter_model) == (
-        "tiny:target", "model", "tiny:drafter")
+        "tiny:target",
+        "model",
+        "tiny:drafter",
+    )
     with pytest.raises(ConfigError):
-        handlers.choose_preset("no such preset")
+        choices.choose_preset("no such preset")

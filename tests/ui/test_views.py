@@ -14,9 +14,17 @@ from playground.ui.views import render
 
 def rejected_round() -> Step:
     return Step(
-        index=0, draft_tokens=[5, 6, 7], draft_parents=[-1, 0, 1], draft_text=["a", "b", "c"],
-        q_draft=[0.9, 0.8, 0.7], p_target=[0.9, 0.1, 0.5], accept_probs=[1.0, 0.125, None],
-        accepted=[0], emitted=[5, 9], emitted_text=["a", "<z>"], next_kind="correction",
+        index=0,
+        draft_tokens=[5, 6, 7],
+        draft_parents=[-1, 0, 1],
+        draft_text=["a", "b", "c"],
+        q_draft=[0.9, 0.8, 0.7],
+        p_target=[0.9, 0.1, 0.5],
+        accept_probs=[1.0, 0.125, None],
+        accepted=[0],
+        emitted=[5, 9],
+        emitted_text=["a", "<z>"],
+        next_kind="correction",
         extra={"uniforms": [0.3, 0.5], "residual_top": [[9, 0.6], [4, 0.2]]},
     )
 
@@ -50,12 +58,17 @@ def test_round_browsing_clamps_to_existing_rounds():
 def test_a_newly_registered_sampler_is_listed_with_no_ui_change():
     from playground.ui import build_demo
 
-    SAMPLERS.register("ui_test_rule", summary="a rule registered by a test", lossless=False,
-                      follows="nothing in particular")(object)
+    SAMPLERS.register(
+        "ui_test_rule",
+        summary="a rule registered by a test",
+        lossless=False,
+        follows="nothing in particular",
+    )(object)
     try:
         demo = build_demo()
         choices = [
-            c.choices for c in demo.blocks.values()
+            c.choices
+            for c in demo.blocks.values()
             if isinstance(c, gr.Dropdown) and c.label == "sampler"
         ]
         assert choices and all(("ui_test_rule", "ui_test_rule") in c for c in choices)

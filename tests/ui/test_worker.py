@@ -100,3 +100,12 @@ def test_a_new_run_stops_the_previous_one_and_stop_interrupts_the_delay():
     threading.Timer(0.1, gate.cancel).start()
     with pytest.raises(Cancelled):
         gate.rest()
+
+
+def test_a_run_paused_too_long_stops_and_frees_the_device(monkeypatch):
+    monkeypatch.setattr(Gate, "pause_limit", 0.2)
+    control = RunControl()
+    gate = control.begin(paused=True)
+    with pytest.raises(Cancelled, match="paused for more than"):
+        gate.wait_turn()
+    assert gate.cancelled

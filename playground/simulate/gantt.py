@@ -1,0 +1,43 @@
+"""The timeline as a Gantt chart: one row per device, bars coloured by what the work was."""
+
+from __future__ import annotations
+
+from playground.simulate.timeline import DRAFTER, KINDS, Segment, merged
+
+COLOURS = {"draft": "#4c78a8", "verify": "#54a24b", "wasted": "#e45756"}
+
+
+def gantt_figure(timeline: list[Segment], until: float | None = None, title: str = ""):
+    """A plotly figure: horizontal bars (base = start, length = duration) per lane and kind.
+
+    `until` keeps only work that starts before that time (long runs have thousands of
+    segments); touching segments of one lane and kind are drawn as one bar.
+    """
+    import plotly.graph_objects as go
+
+    segments = [s for s in merged(timeline) if until is None or s.start < until]
+    lanes = sorted({s.lane for s in segments}, key=lambda lane: (lane != DRAFTER, lane))
+    fig = go.Figure()
+    for kind in KINDS:
+        mine = [s for s in segments if s.kind == kind]
+        fig.add_trace(
+            go.Bar(
+                name=kind,
+                orientation="h",
+                y=[s.lane for s in mine],
+                base=[s.start * 1000 for s in mine],
+                x=[(s.end - s.start) * 1000 for s in mine],
+                marker_color=COLOURS[kind],
+                hovertemplate="%{y}: %{base:.1f}–%{customdata:.1f} ms<extra>" + kind + "</extra>",
+                customdata=[s.end * 1000 for s in mine],
+            )
+        )
+    fig.update_layout(
+        title=title or "who does what when",
+        barmode="overlay",
+        xaxis_title="time (ms)",
+        yaxis={"categoryorder": "array", "categoryarray": lanes[::-1]},
+        height=160 + 40 * len(lanes),
+        legend_orientation="h",
+    )
+    return fig

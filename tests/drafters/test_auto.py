@@ -1,0 +1,118 @@
+"""auto: lossless, within its bound, and its choices follow what it measured.
+
+Choices are tested on injected measurements (never on wall-clock times)."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import pytest
+
+from playground.config import GenerationConfig, SpecConfig
+from playground.drafters.auto import PLAIN, auto_sources
+from playground.drafters.auto_stats import PRIOR_SLOPE, ArmStats, VerifyCurve
+from playground.drafters.base import DrafterContext
+from playground.engine.build import build_engine
+from playground.errors import ConfigError
+from playground.models import load_model
+
+PROMPT = "the cat sat on the mat. the cat sat on the mat. the dog"
+
+
+@cache
+def tiny():
+    return load_model("tiny:target")
+
+
+def engine(max_new_tokens=100, **spec):
+    spec = SpecConfig(drafter="auto", **{"sampler": "greedy", **spec})
+    return build_engine(
+        tiny(), spec, GenerationConfig(max_new_tokens=max_new_tokens, stop_at_eos=False)
+    )
+
+
+def test_greedy_output_equals_plain_greedy():
+    plain = build_engine(tiny(), None, GenerationConfig(max_new_tokens=150, stop_at_eos=False)).run(
+        PROMPT
+    )
+    assert engine(150).run(PROMPT).token_ids == plain.token_ids
+
+
+def test_never_drafts_past_its_bound():
+    steps = list(engine(120, num_draft_tokens=3, max_draft_tokens=3).stream(PROMPT))
+    assert max(s.num_draft_tokens for s in steps) <= 3
+    assert any(s.num_draft_tokens for s in steps), "calibration drafts with every source"
+
+
+def test_chain_samplers_leave_token_recycling_out():
+    ctx = DrafterContext(
+        tiny(), SpecConfig(drafter="auto", sampler="speculative"), GenerationConfig(), None
+    )
+    assert auto_sources(ctx) == ["prompt_lookup", "layer_skip"]
+    ctx.spec = SpecConfig(drafter="auto", options={"auto_drafters": "nonsense"})
+    with pytest.raises(ConfigError):
+        auto_sources(ctx)
+
+
+def started(**options):
+    """An auto drafter after a run's start, calibration skipped, unit time 1 s."""
+    drafter = engine(100, options={"auto_reprobe": 0, **options}).drafter
+    drafter.start(tiny().encode(PROMPT))
+    drafter.plan = []
+    drafter.verify.plain = [1.0]
+    return drafter
+
+
+def measured(drafter, name: str, alpha: float, cost: float, rounds: int = 50) -> None:
+    """Inject `rounds` chain rounds of 8 drafted tokens at acceptance `alpha`, `cost` s/token."""
+    stats = drafter.arms[name].stats
+    for i in range(rounds):
+        accepted = 0
+        while accepted < 8 and (i * 7 + accepted * 3) % 100 < alpha * 100:
+            accepted += 1
+        stats.record(8, 8, accepted, 8 * cost)
+
+
+def test_falls_back_to_plain_when_nothing_beats_it():
+    drafter = started(auto_drafters="prompt_lookup+layer_skip")
+    measured(drafter, "prompt_lookup", alpha=0.0, cost=0.0)
+    measured(drafter, "layer_skip", alpha=0.5, cost=0.9)
+    assert drafter._next(tiny().encode(PROMPT), 16) == (PLAIN, 0)
+
+
+def test_picks_the_source_and_length_with_the_best_prediction():
+    drafter = started(auto_drafters="prompt_lookup+layer_skip")
+    measured(drafter, "prompt_lookup", alpha=0.9, cost=0.0)
+    measured(drafter, "layer_skip", alpha=0.5, cost=0.5)
+    name, size = drafter._next(tiny().encode(PROMPT), 16)
+    assert name == "prompt_lookup" and size > 4, "free, accurate drafts: draft long"
+    assert drafter._next(tiny().encode(PROMPT), 3) == ("prompt_lookup", 3), "bounded"
+
+
+def test_reprobes_another_cheap_source_every_few_rounds():
+    drafter = started(auto_drafters="prompt_lookup+token_recycling", auto_reprobe=4)
+    measured(drafter, "prompt_lookup", alpha=0.9, cost=0.0)
+    drafter.arms["token_recycling"].stats.record(4, 4, 0, 0.0)
+    chosen = []
+    for _ in range(8):
+        chosen.append(drafter._next(tiny().encode(PROMPT), 16)[0])
+        drafter.rounds += 1
+    assert chosen.count("token_recycling") == 2 and chosen[0] == "token_recycling"
+    assert chosen.count("prompt_lookup") == 6
+
+
+def test_verify_curve_starts_from_the_prior_and_follows_measurements():
+    curve = VerifyCurve()
+    assert curve.curve(8)[8] == pytest.approx(1 + 7 * PRIOR_SLOPE)
+    curve.record(1, 0.1)
+    for _ in range(200):
+        curve.record(9, 0.1 * (1 + 8 * 0.2))  # measured: slope 0.2 per extra token
+    assert curve.slope == pytest.approx(0.2, abs=0.01)
+
+
+def test_chain_statistics_count_positions_reached():
+    stats = ArmStats()
+    stats.record(4, 4, 2, 0.4)  # positions 1, 2 accepted, 3 rejected, 4 never reached
+    stats.record(4, 0, 0, 0.0)  # nothing drafted: a miss at position 1
+    assert stats.reached == [2, 1, 1] and stats.accepted == [1, 1, 0]
+    assert stats.cost(unit=1.0) == pytest.approx(0.1)

@@ -88,7 +88,8 @@ def parallel_html(results: dict, path: Path, gantt_ms: float, title: str) -> Non
     )
     parts = [curves.to_html(include_plotlyjs="inline", full_html=False)]
     runs = next(iter(results.values()))
-    for label in ("sd", "pearl", "dsi/4" if "dsi/4" in runs else "dsi/1"):
+    dsi = [k for k in runs if k.startswith("dsi/")]
+    for label in ("sd", "pearl", "dsi/4" if "dsi/4" in dsi else dsi[-1]):
         fig = gantt_figure(runs[label].timeline, until=gantt_ms / 1000, title=f"{label} timeline")
         parts.append(fig.to_html(include_plotlyjs=False, full_html=False))
     path.write_text("<html><body>" + "\n".join(parts) + "</body></html>")

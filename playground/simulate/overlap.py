@@ -3,7 +3,7 @@
 Per prompt, after a warm-up, each configuration runs `repeats` times (median kept), greedy,
 same prompt, same process:
 
-- plain: our engine, no drafter, with all cores;
+- plain/N threads: our engine, no drafter, with all cores and with one;
 - sd/N threads: our engine, the same drafter and sampler, fixed draft length, with N
   intra-op threads (all cores, and one core: what each PEARL thread gets);
 - pearl threads: `pearl_threads.run_threaded_pearl`, target and drafter one core each.
@@ -59,9 +59,9 @@ def compare_overlap(
     """Rows for plain, sequential SD (cores and 1 thread) and threaded PEARL; the last run."""
     config = GenerationConfig(max_new_tokens=max_new_tokens, stop_at_eos=False)
     sd_spec = replace(spec, schedule="fixed")  # any lossless sampler is greedy here
-    plans = [("plain", None, cores), (f"sd/{cores} threads", sd_spec, cores)]
+    plans = [(f"plain/{cores} threads", None, cores), (f"sd/{cores} threads", sd_spec, cores)]
     if cores > 1:
-        plans.append(("sd/1 thread", sd_spec, 1))
+        plans += [("plain/1 thread", None, 1), ("sd/1 thread", sd_spec, 1)]
     totals = {name: [0.0, 0, 0.0] for name, _, _ in plans}  # seconds, tokens, τ sum
     plain_ids: dict[str, list[int]] = {}
     equal = {name: True for name, _, _ in plans}
@@ -85,7 +85,7 @@ def compare_overlap(
     finally:
         torch.set_num_threads(saved)
     rows = [
-        OverlapRow(name, tokens / seconds, tau if name != "plain" else 1.0, None, equal[name])
+        OverlapRow(name, tokens / seconds, tau, None, equal[name])
         for name, (seconds, tokens, tau) in totals.items()
     ]
     return rows + [pearl[0]], pearl[1]

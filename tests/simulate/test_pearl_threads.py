@@ -49,3 +49,20 @@ def _as_result(run):
 
     drafter_end = max((s.end for s in run.timeline), default=0.0)
     return SimResult("pearl", len(run.token_ids), max(run.seconds, drafter_end), run.timeline)
+
+
+def test_overlap_comparison_reports_every_configuration():
+    from playground.simulate.overlap import compare_overlap
+
+    spec = SpecConfig(drafter="model", drafter_model="tiny:drafter", sampler="greedy")
+    rows, last = compare_overlap(tiny("target"), spec, [PROMPT], 16, load_model, repeats=1)
+    names = [r.config for r in rows]
+    assert names == [
+        "plain/2 threads",
+        "sd/2 threads",
+        "plain/1 thread",
+        "sd/1 thread",
+        "pearl threads (1+1)",
+    ]
+    assert all(r.equal_to_plain and r.tokens_per_s > 0 for r in rows)
+    assert len(last.token_ids) == 16

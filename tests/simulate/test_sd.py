@@ -6,10 +6,6 @@ import math
 
 import pytest
 
-from playground.config import GenerationConfig, SpecConfig
-from playground.engine.build import build_engine
-from playground.engine.events import write_trace
-from playground.models import load_model
 from playground.simulate.replay import replay, workload_from_trace
 from playground.simulate.sd import expected_tokens_per_round, simulate_plain, simulate_sd
 from playground.simulate.workload import IIDAcceptance, Latencies, outcomes_from_steps
@@ -44,24 +40,7 @@ def test_timeline_marks_rejected_drafts_wasted(timeline_ok):
     assert math.isclose(drafter[0].end - drafter[0].start, 2 * LAT.draft)
 
 
-def record_tiny_trace(path, **spec):
-    target = load_model("tiny:target")
-    engine = build_engine(
-        target,
-        SpecConfig(drafter="model", drafter_model="tiny:drafter", **spec),
-        GenerationConfig(max_new_tokens=60, temperature=1.0, seed=3),
-        load=load_model,
-    )
-    prompt = "the little robot walked to the market every morning to buy bread"
-    steps = list(engine.stream(prompt))
-    from playground.analysis.metrics import summarize
-
-    summary = summarize(engine, prompt, steps)
-    write_trace(path, steps, summary)
-    return steps, summary
-
-
-def test_replaying_a_recorded_run_reproduces_its_speed(tmp_path, timeline_ok):
+def test_replaying_a_recorded_run_reproduces_its_speed(tmp_path, timeline_ok, record_tiny_trace):
     steps, summary = record_tiny_trace(tmp_path / "t.json", sampler="speculative")
     workload = workload_from_trace(tmp_path / "t.json")
     assert workload.outcomes == outcomes_from_steps(steps)
@@ -74,7 +53,7 @@ def test_replaying_a_recorded_run_reproduces_its_speed(tmp_path, timeline_ok):
     )
 
 
-def test_parallel_schemes_replay_the_same_trace(tmp_path, timeline_ok):
+def test_parallel_schemes_replay_the_same_trace(tmp_path, timeline_ok, record_tiny_trace):
     record_tiny_trace(tmp_path / "t.json", sampler="speculative", schedule="fixed")
     workload = workload_from_trace(tmp_path / "t.json")
     for scheme, servers in (("plain", 1), ("dsi", 1), ("dsi", 4), ("pearl", 1)):

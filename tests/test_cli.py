@@ -46,3 +46,9 @@ def test_unknown_model_names_the_offline_ones(capsys):
 def test_models_lists_presets(capsys):
     assert main(["models"]) == 0
     assert "tiny" in capsys.readouterr().out
+
+
+def test_vocab_reports_the_overlap(capsys):
+    assert main(["vocab", "--target", "tiny:target", "--drafter", "tiny:drafter-char"]) == 0
+    out = capsys.readouterr().out
+    assert "shared" in out and "Jaccard" in out

@@ -7,14 +7,19 @@ as how much it drafts, and because only a drafter sees both its own drafting tim
 its own length, so the configured schedule is not consulted; its bound is
 `max_draft_tokens`.
 
-1. Calibrate, on the first rounds of a run (`auto_probe_rounds` each): plain rounds (the
-   cost unit, one target forward), prompt lookup at the bound, the layer search (its
-   predicted acceptance and cost become the layer-skip source's prior; real rounds only
-   if it is predicted to win), token recycling at tree budgets 4, 8, 16 (up to the bound).
+1. Calibrate, on the first rounds of a run: one plain round (the cost unit, one target
+   forward; drafts that find nothing add more), then `auto_probe_rounds` rounds each of
+   prompt lookup at the bound and token recycling at tree budgets 4 and 8, and the layer
+   search, whose predicted acceptance and cost become the layer-skip source's prior (it
+   drafts for real only if predicted to win). The search (about search_window / 16 +
+   search_rows / 8 + 2 target forwards) runs only when that is at most `SEARCH_SHARE` of
+   the decode time left, judged from the best source measured so far: on Gemma 3 270M
+   with the defaults, from about 160 tokens left.
 2. Choose the (source, size) with the highest predicted speedup
    (`auto_stats.ArmStats.predict`: `analytic_speedup` from measured per-position
-   acceptance, drafting cost per token and the verify-cost curve); plain decoding
-   (draft length 0) when nothing is predicted above 1.
+   acceptance, drafting cost per token and the verify-cost curve; rounds where a source
+   had nothing to draft count as plain rounds); plain decoding (draft length 0) when
+   nothing is predicted above 1.
 3. Re-probe: every `auto_reprobe` rounds one other cheap source (or an expensive one
    predicted within 10% of the best) drafts one round, so a text that turns repetitive
    (or stops being so) moves the choice. Predictions use the last 16 rounds per source.
@@ -34,7 +39,13 @@ from dataclasses import dataclass
 
 import torch
 
-from playground.config import AUTO_PROBE_ROUNDS, AUTO_REPROBE, read_option
+from playground.config import (
+    AUTO_PROBE_ROUNDS,
+    AUTO_REPROBE,
+    SEARCH_ROWS,
+    SEARCH_WINDOW,
+    read_option,
+)
 from playground.drafters.auto_stats import ArmStats, VerifyCurve
 from playground.drafters.base import DRAFTERS, Drafter, DrafterContext
 from playground.engine.tree import Draft
@@ -48,6 +59,7 @@ PLAIN = "plain"
 SOURCES = ("prompt_lookup", "layer_skip", "token_recycling")
 TREE_BUDGETS = (4, 8, 16)
 SWITCH_MARGIN = 1.05
+SEARCH_SHARE = 0.05  # most of the remaining decode time the layer search may take
 CHEAP = 0.1  # drafting cost per token (in target forwards) below which re-probing is free
 
 
@@ -90,13 +102,10 @@ class AutoDrafter(Drafter):
         self.choice = (PLAIN, 0)
 
     def _calibration_plan(self) -> list[tuple[str, int]]:
-        plan = [(PLAIN, 0)] * self.probe_rounds
+        plan = [(PLAIN, 0)]  # the cost unit; drafts that find nothing add plain rounds too
         for name in self.sources:
-            sizes = (
-                [s for s in TREE_BUDGETS if s <= self.bound]
-                if name == "token_recycling"
-                else [self.bound]
-            )
+            tree = name == "token_recycling"
+            sizes = [s for s in TREE_BUDGETS[:2] if s <= self.bound] if tree else [self.bound]
             plan += [(name, s) for s in sizes for _ in range(self.probe_rounds)]
         return plan
 
@@ -106,7 +115,7 @@ class AutoDrafter(Drafter):
         self, context: list[int], num_draft_tokens: int, schedule: Schedule, rng: torch.Generator
     ) -> Draft:
         remaining = self.ctx.config.max_new_tokens - (len(context) - self.prompt_len)
-        name, size = self._next(context, min(self.bound, remaining - 1))
+        name, size = self._next(context, remaining)
         self.current = (name, size)
         t0 = time.perf_counter()
         draft = Draft.empty()
@@ -134,17 +143,15 @@ class AutoDrafter(Drafter):
 
     # ---- choosing --------------------------------------------------------------------
 
-    def _next(self, context: list[int], cap: int) -> tuple[str, int]:
+    def _next(self, context: list[int], remaining: int) -> tuple[str, int]:
+        cap = min(self.bound, remaining - 1)
         if cap <= 0:
             return PLAIN, 0
         while self.plan:
             name, size = self.plan.pop(0)
-            arm = self.arms[name]
-            if name == "layer_skip" and arm.stats.prior is None and arm.drafter.fixed is None:
-                self._search(context)
-                if self.predict(name, cap)[0] < 1.0:
-                    self.plan = [p for p in self.plan if p[0] != name]
-                    continue
+            if name == "layer_skip" and self._sits_out(context, remaining, cap):
+                self.plan = [p for p in self.plan if p[0] != name]
+                continue
             return name, min(size, cap)
         best = self._best(cap)
         if best != self.choice:
@@ -154,12 +161,36 @@ class AutoDrafter(Drafter):
             return self._probe_other(cap)
         return best
 
-    def _search(self, context: list[int]) -> None:
-        """Run the layer search and turn its best candidate into the source's prior."""
+    def _sits_out(self, context: list[int], remaining: int, cap: int) -> bool:
+        """Whether layer skipping skips this run: the search would not pay, or found no set
+        predicted to beat plain decoding. A fixed `layers` option is simply calibrated."""
+        arm = self.arms["layer_skip"]
+        if arm.stats.prior is not None or arm.drafter.fixed is not None:
+            return False
+        return not self._search_pays(remaining, cap) or not self._search(context, cap)
+
+    def _search_pays(self, remaining: int, cap: int) -> bool:
+        """Whether the layer search would cost at most `SEARCH_SHARE` of the decode time
+        left, estimated from the best source measured so far (search cost in target
+        forwards ≈ search_window / 16 + search_rows / 8 + 2, see `layer_search`)."""
+        options = self.ctx.spec.options
+        cost = read_option(options, SEARCH_WINDOW) / 16 + read_option(options, SEARCH_ROWS) / 8 + 2
+        best = max(self.predict(name, cap)[0] for name in self.arms if name != "layer_skip")
+        pays = cost <= SEARCH_SHARE * remaining / best
+        if not pays:
+            logger.info(
+                "auto: no layer search (%d tokens left, best so far %.2fx)", remaining, best
+            )
+        return pays
+
+    def _search(self, context: list[int], cap: int) -> bool:
+        """Run the layer search, make its best candidate the source's prior; whether that
+        candidate is predicted to beat plain decoding (if not, it never drafts)."""
         arm = self.arms["layer_skip"]
         best = arm.drafter.search(context)
         arm.stats.prior = (best.acceptance, 8.0)
         arm.stats.prior_cost = best.cost
+        return self.predict("layer_skip", cap)[0] >= 1.0
 
     def predict(self, name: str, cap: int) -> tuple[float, int]:
         """(predicted speedup, size) of source `name` at its best size up to `cap`."""

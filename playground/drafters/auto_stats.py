@@ -60,6 +60,7 @@ class VerifyCurve:
 @dataclass
 class ArmStats:
     tree: bool = False
+    misses: int = 0  # rounds where the source had nothing to draft (a plain round)
     costs: list[float] = field(default_factory=list)  # seconds per drafted token
     reached: list[int] = field(default_factory=list)  # chains: rounds that drafted depth i
     accepted: list[int] = field(default_factory=list)  # chains: ... and accepted it
@@ -69,13 +70,14 @@ class ArmStats:
 
     def record(self, size: int, drafted: int, num_accepted: int, draft_seconds: float) -> None:
         """One round: `size` requested, `drafted` nodes proposed (a chain may be shorter)."""
-        if drafted:
-            self.costs.append(draft_seconds / drafted)
+        if not drafted:
+            self.misses += 1
+            return
+        self.costs.append(draft_seconds / drafted)
         if self.tree:
             self.tree_tokens.setdefault(size, []).append(num_accepted + 1)
             return
-        depth = max(drafted, 1)  # an empty draft counts as a miss at position 1
-        for i in range(min(num_accepted + 1, depth)):
+        for i in range(min(num_accepted + 1, drafted)):
             while len(self.reached) <= i:
                 self.reached.append(0)
                 self.accepted.append(0)
@@ -84,9 +86,16 @@ class ArmStats:
 
     @property
     def rounds(self) -> int:
-        if self.tree:
-            return sum(len(v) for v in self.tree_tokens.values())
-        return self.reached[0] if self.reached else 0
+        drafted = (
+            sum(len(v) for v in self.tree_tokens.values())
+            if self.tree
+            else (self.reached[0] if self.reached else 0)
+        )
+        return drafted + self.misses
+
+    @property
+    def miss_rate(self) -> float:
+        return self.misses / self.rounds if self.rounds else 0.0
 
     def alphas(self) -> list[float]:
         a0, n0 = self.prior if self.prior else (0.5, 2.0)
@@ -109,11 +118,19 @@ class ArmStats:
         return list(range(1, cap + 1))
 
     def predict(self, size: int, unit: float | None, verify: VerifyCurve) -> float:
-        """Predicted speedup over plain decoding of drafting `size` tokens per round."""
+        """Predicted speedup over plain decoding of asking for `size` tokens per round.
+
+        A round with a draft costs C = size · cost + v(size + 1) and yields E tokens
+        (E = `analytic_speedup` · C for chains, the measured mean for trees); a miss is a
+        plain round (1 token for 1). With miss rate m: (m + (1 - m) E) / (m + (1 - m) C).
+        """
         curve = verify.curve(size)
+        spend = size * self.cost(unit) + curve[size + 1]
         if not self.tree:
-            return analytic_speedup(self.alphas(), self.cost(unit), curve, size)
-        tokens = self.tree_tokens.get(size)
-        if not tokens:
+            tokens = analytic_speedup(self.alphas(), self.cost(unit), curve, size) * spend
+        elif self.tree_tokens.get(size):
+            tokens = statistics.mean(self.tree_tokens[size][-16:])
+        else:
             return 0.0
-        return statistics.mean(tokens[-16:]) / (size * self.cost(unit) + curve[size + 1])
+        m = self.miss_rate
+        return (m + (1 - m) * tokens) / (m + (1 - m) * spend)

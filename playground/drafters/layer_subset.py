@@ -43,7 +43,8 @@ class SubsetCache(DynamicCache):
 
 
 def parse_layers(text: Any, num_layers: int) -> list[int]:
-    """Kept layers from an int k (the first k: early exit) or a list like "0-8,12".
+    """Kept layers from an int k (the first k: early exit; 0 = all, as the `layers` knob
+    reads for the pruned drafter) or a list like "0-8,12".
 
     Items are separated by "," or "+" (use "+" inside bench method strings, which are
     themselves comma-separated); "a-b" is inclusive.
@@ -51,6 +52,7 @@ def parse_layers(text: Any, num_layers: int) -> list[int]:
     if isinstance(text, bool):
         raise IncompatibleError(f"layers must be a number or a list like 0-8+12, got {text!r}")
     if isinstance(text, int):
+        text = text or num_layers
         if not 1 <= text <= num_layers:
             raise IncompatibleError(f"layers={text}: the model has {num_layers} decoder layers")
         return list(range(text))

@@ -30,6 +30,9 @@ Confidences and distances use temperature-1 distributions when decoding greedily
 (`samplers.confidence`), as BiLD does; otherwise a one-hot target would roll back every
 disagreement and BiLD would reduce to greedy verification. α_FB = 1 and α_RB = 0 hand
 every position to the target; α_FB = 0 and a large α_RB keep the drafter's text.
+
+Drafters of another vocabulary (`pruned`, `cross_tokenizer`) feed it like TLI: q is the
+drafter's distribution restricted to the shared tokens (q'), over the target vocabulary.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from playground.samplers.confidence import drafter_top_prob, target_probs
     lossless=False,
     follows="per position, the drafter's token where max q ≥ α_FB and -log p(x) ≤ α_RB, the "
     "target's own draw elsewhere",
+    tags=("cross_vocab", "draft:token"),
 )
 class BiLDSampler(Sampler):
     def __init__(self, spec: SpecConfig | None = None):

@@ -29,6 +29,9 @@ target's temperature-1 distribution (softmax of its logits), the drafter's repor
 probability (`samplers.confidence`), and TV(p, one-hot x) = 1 - p(x), the rejection
 probability of the deterministic draft. π is then one-hot: x where the rule keeps the
 drafter, the target's argmax where it defers; verification is deterministic.
+
+Drafters of another vocabulary (`pruned`, `cross_tokenizer`) feed it like TLI: q is the
+drafter's distribution restricted to the shared tokens (q'), over the target vocabulary.
 """
 
 from __future__ import annotations
@@ -92,6 +95,7 @@ def verify_batch(
     lossless=False,
     follows="the rule's mixture π = (1 - r)·q + r·p at each drafted position (r = 1 where the "
     "rule defers to the target), p at the bonus position",
+    tags=("cross_vocab", "draft:token"),
 )
 class CascadeSampler(Sampler):
     def __init__(self, spec: SpecConfig | None = None):

@@ -30,6 +30,9 @@ norm(max(p - q/λ, 0)), also reduces to (2) at λ = 1 but adds mass to over-serv
 
 Temperature 0. p_target rows are one-hot, so (1) accepts exactly the argmax for any λ:
 the output is plain greedy decoding's.
+
+Drafters of another vocabulary (`pruned`, `cross_tokenizer`) feed it like TLI: q is the
+drafter's distribution restricted to the shared tokens (q'), over the target vocabulary.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ from playground.samplers.speculative import residual
     lossless=False,
     follows="min(q, λ·p) + (1 - Σ min(q, λ·p))·norm(max(p - q, 0)) per position; p itself at "
     "λ = 1 and at temperature 0",
+    tags=("cross_vocab", "draft:token"),
 )
 class LenientSampler(Sampler):
     def __init__(self, spec: SpecConfig | None = None):

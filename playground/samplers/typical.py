@@ -20,6 +20,9 @@ on the target's support).
 
 Temperature 0. p_target rows are one-hot, H = 0 and (1) accepts exactly the argmax (or
 nothing, when ε = δ = 1): the output is plain greedy decoding's, token for token.
+
+Drafters of another vocabulary (`pruned`, `cross_tokenizer`) feed it like TLI: q is the
+drafter's distribution restricted to the shared tokens (q'), over the target vocabulary.
 """
 
 from __future__ import annotations
@@ -62,7 +65,7 @@ def longest_path(draft: Draft, ok: list[bool]) -> list[int]:
     lossless=False,
     follows="per position, the drafted token x if p(x) > min(ε, δ·e^{-H(p)}), else a draw "
     "from p: q·1[p > τ] + (1 - Σ q·1[p > τ])·p; exactly greedy at temperature 0",
-    tags=("trees",),
+    tags=("trees", "cross_vocab", "draft:token"),
 )
 class TypicalSampler(Sampler):
     accepts_trees = True

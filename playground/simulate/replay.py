@@ -18,7 +18,7 @@ from playground.engine.events import RunSummary, Step, read_trace
 from playground.errors import ConfigError
 from playground.simulate.dsi import simulate_dsi
 from playground.simulate.pearl import simulate_pearl
-from playground.simulate.sd import simulate_plain, simulate_sd
+from playground.simulate.sd import expected_sd_rate, simulate_plain, simulate_sd
 from playground.simulate.timeline import SimResult
 from playground.simulate.workload import (
     Latencies,
@@ -77,7 +77,9 @@ def replay(
     accept = ReplayAcceptance(workload.outcomes)
     if scheme == "sd":
         sizes = [lookahead] if lookahead else workload.draft_sizes
-        return simulate_sd(lat, accept, tokens, sizes, alpha=alpha)
+        result = simulate_sd(lat, accept, tokens, sizes)
+        result.expected_tokens_per_s = expected_sd_rate(lat, alpha, gamma)
+        return result
     if scheme == "dsi":
         return simulate_dsi(lat, accept, tokens, gamma, servers, alpha=alpha)
     if scheme == "pearl":

@@ -77,16 +77,16 @@ def test_falls_back_to_plain_when_nothing_beats_it():
     drafter = started(auto_drafters="prompt_lookup+layer_skip")
     measured(drafter, "prompt_lookup", alpha=0.0, cost=0.0)
     measured(drafter, "layer_skip", alpha=0.5, cost=0.9)
-    assert drafter._next(tiny().encode(PROMPT), 16) == (PLAIN, 0)
+    assert drafter._next(tiny().encode(PROMPT), 100) == (PLAIN, 0)
 
 
 def test_picks_the_source_and_length_with_the_best_prediction():
     drafter = started(auto_drafters="prompt_lookup+layer_skip")
     measured(drafter, "prompt_lookup", alpha=0.9, cost=0.0)
     measured(drafter, "layer_skip", alpha=0.5, cost=0.5)
-    name, size = drafter._next(tiny().encode(PROMPT), 16)
+    name, size = drafter._next(tiny().encode(PROMPT), 100)
     assert name == "prompt_lookup" and size > 4, "free, accurate drafts: draft long"
-    assert drafter._next(tiny().encode(PROMPT), 3) == ("prompt_lookup", 3), "bounded"
+    assert drafter._next(tiny().encode(PROMPT), 4) == ("prompt_lookup", 3), "3 tokens left to draft"
 
 
 def test_reprobes_another_cheap_source_every_few_rounds():
@@ -95,10 +95,19 @@ def test_reprobes_another_cheap_source_every_few_rounds():
     drafter.arms["token_recycling"].stats.record(4, 4, 0, 0.0)
     chosen = []
     for _ in range(8):
-        chosen.append(drafter._next(tiny().encode(PROMPT), 16)[0])
+        chosen.append(drafter._next(tiny().encode(PROMPT), 100)[0])
         drafter.rounds += 1
     assert chosen.count("token_recycling") == 2 and chosen[0] == "token_recycling"
     assert chosen.count("prompt_lookup") == 6
+
+
+def test_the_layer_search_runs_only_when_it_is_a_small_share_of_the_work_left():
+    drafter = started(auto_drafters="prompt_lookup+layer_skip")
+    assert not drafter._search_pays(remaining=64, cap=16), "8 forwards of 64: too dear"
+    assert drafter._search_pays(remaining=300, cap=16), "8 of 300 forwards: under 5%"
+    measured(drafter, "prompt_lookup", alpha=0.9, cost=0.0)
+    assert drafter.predict("prompt_lookup", 16)[0] > 2
+    assert not drafter._search_pays(remaining=300, cap=16), "a fast source leaves less time"
 
 
 def test_verify_curve_starts_from_the_prior_and_follows_measurements():
@@ -113,6 +122,20 @@ def test_verify_curve_starts_from_the_prior_and_follows_measurements():
 def test_chain_statistics_count_positions_reached():
     stats = ArmStats()
     stats.record(4, 4, 2, 0.4)  # positions 1, 2 accepted, 3 rejected, 4 never reached
-    stats.record(4, 0, 0, 0.0)  # nothing drafted: a miss at position 1
-    assert stats.reached == [2, 1, 1] and stats.accepted == [1, 1, 0]
+    stats.record(4, 0, 0, 0.0)  # nothing to draft: a plain round, not a rejection
+    assert stats.reached == [1, 1, 1] and stats.accepted == [1, 1, 0]
+    assert stats.misses == 1 and stats.rounds == 2 and stats.miss_rate == 0.5
     assert stats.cost(unit=1.0) == pytest.approx(0.1)
+
+
+def test_misses_cost_a_plain_round_so_they_never_make_a_source_worse_than_plain():
+    curve = VerifyCurve()
+    curve.record(1, 1.0)
+    stats = ArmStats()
+    for _ in range(10):
+        stats.record(4, 4, 4, 0.0)  # free drafts, all accepted
+    hit_only = stats.predict(4, 1.0, curve)
+    for _ in range(90):
+        stats.record(4, 0, 0, 0.0)
+    mixed = stats.predict(4, 1.0, curve)
+    assert 1.0 < mixed < hit_only

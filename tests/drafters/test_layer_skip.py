@@ -126,10 +126,11 @@ def test_pruned_head_with_tli_and_rdk():
 
 def test_parse_layers():
     assert parse_layers(3, 18) == [0, 1, 2]
+    assert parse_layers(0, 18) == list(range(18)), "0 = every layer, as for `pruned`"
     assert parse_layers("0-2,5", 18) == [0, 1, 2, 5]
     assert parse_layers("0-2+5+17", 18) == [0, 1, 2, 5, 17]
     assert format_layers([0, 1, 2, 5, 17]) == "0-2+5+17"
-    for bad in ("0-18", "a-b", 0, 19, ""):
+    for bad in ("0-18", "a-b", -1, 19, ""):
         with pytest.raises(IncompatibleError):
             parse_layers(bad, 18)
 

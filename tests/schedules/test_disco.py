@@ -146,3 +146,21 @@ def test_shipped_weights_load_and_prefer_confident_tokens():
     x = torch.tensor([[0.95, 0.95, 0.2, 1.0, 0.5], [0.05, 0.3, 5.0, 1.0, 0.5]])
     sure, unsure = schedule.classifier.probability(x).tolist()
     assert sure > unsure
+
+
+def test_model_drafters_write_their_token_features_into_each_step():
+    spec = SpecConfig(
+        drafter="layer_skip",
+        sampler="greedy",
+        schedule="fixed",
+        num_draft_tokens=3,
+        options={"layers": 2},
+    )
+    steps = list(build_engine(tiny(), spec, GenerationConfig(max_new_tokens=20)).stream(PROMPT))
+    drafted = [s for s in steps if s.draft_tokens]
+    assert drafted
+    for step in drafted:
+        features = step.extra["draft_features"]
+        assert len(features) == step.num_draft_tokens and len(features[0]) == 3
+        assert all(0 < f[0] <= f[1] <= 1 for f in features), "greedy: token = top token"
+    assert len(examples(steps)) > 0

@@ -151,6 +151,7 @@ class AutoDrafter(Drafter):
             name, size = self.plan.pop(0)
             if name == "layer_skip" and self._sits_out(context, remaining, cap):
                 self.plan = [p for p in self.plan if p[0] != name]
+                del self.arms[name]  # for this run; the next one may search again
                 continue
             return name, min(size, cap)
         best = self._best(cap)

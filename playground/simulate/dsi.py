@@ -41,7 +41,6 @@ Acceptance = Callable[[], bool]
 @dataclass
 class _Task:
     server: int
-    epoch: int
     first: int  # first position the forward decides
     drafts: int  # input drafts m: it decides positions first … first + m
     start: float
@@ -61,6 +60,7 @@ class _DSI:
         self.tasks: list[_Task | None] = [None] * servers
         self.chunk_servers = list(range(1, servers)) if servers > 1 else [0]
         self.max_ahead = (servers + 1) * (lookahead + 1)
+        self.num_tokens = math.inf  # set by `run`
         self._restart()
 
     # ---- epochs: the drafter's current speculation ------------------------------------
@@ -141,7 +141,7 @@ class _DSI:
 
     def _start(self, server: int, first: int, drafts: int) -> None:
         end = self.t + self.lat.forward(drafts + 1)
-        self.tasks[server] = _Task(server, self.epoch, first, drafts, self.t, end)
+        self.tasks[server] = _Task(server, first, drafts, self.t, end)
 
     def _end_task(self, task: _Task, kind: str) -> None:
         end = min(task.end, self.t)
@@ -154,7 +154,7 @@ class _DSI:
             self._end_task(task, "wasted")
 
     def _dispatch(self) -> None:
-        if self.committed >= getattr(self, "num_tokens", math.inf):
+        if self.committed >= self.num_tokens:
             return
         if self.servers > 1 and self.tasks[0] is None:
             self._start(0, self.committed, 0)  # the non-SI thread

@@ -68,6 +68,10 @@ class _Shared:
         self.stop = False
         self.drafts: list[_Draft] = []  # every token the drafter produced, for the timeline
 
+    def speculated(self) -> list[int]:
+        """The committed text followed by the drafter's pending tokens (hold `cond`)."""
+        return self.committed + [d.token for d in self.path]
+
     def commit(self, tokens: list[int]) -> None:
         """Append committed tokens; keep the drafter's path only while it agrees."""
         with self.cond:
@@ -85,19 +89,30 @@ def _draft_loop(
 ) -> None:
     torch.set_num_threads(threads)
     rng = torch.Generator().manual_seed(0)  # greedy drafting never draws; kept for the contract
+    try:
+        _drafting(shared, drafter, schedule, max_ahead, rng, t0)
+    except Exception:  # the target goes on alone (plain decoding); say why
+        logger.exception("the drafter thread failed; PEARL continues without drafts")
+
+
+def _drafting(shared, drafter, schedule, max_ahead, rng, t0) -> None:
     while True:
         with shared.cond:
             while len(shared.path) >= max_ahead and not shared.stop:
                 shared.cond.wait()
             if shared.stop:
                 return
-            context = shared.committed + [d.token for d in shared.path]
+            context = shared.speculated()
         start = time.perf_counter() - t0
-        token = int(drafter.propose(context, 1, schedule, rng).tokens[0])
-        record = _Draft(token, start, time.perf_counter() - t0)
+        draft = drafter.propose(context, 1, schedule, rng)
+        if not draft.num_nodes:  # nothing to propose here: wait for the target to move on
+            with shared.cond:
+                shared.cond.wait_for(lambda ctx=context: shared.stop or shared.speculated() != ctx)
+            continue
+        record = _Draft(int(draft.tokens[0]), start, time.perf_counter() - t0)
         with shared.cond:
             shared.drafts.append(record)
-            if shared.committed + [d.token for d in shared.path] == context:  # still current
+            if shared.speculated() == context:  # still current
                 shared.path.append(record)
             shared.cond.notify_all()
 

@@ -110,6 +110,16 @@ def test_the_layer_search_runs_only_when_it_is_a_small_share_of_the_work_left():
     assert not drafter._search_pays(remaining=300, cap=16), "a fast source leaves less time"
 
 
+def test_a_source_that_sits_out_is_never_chosen_in_that_run():
+    drafter = started(auto_drafters="prompt_lookup+layer_skip", auto_reprobe=2)
+    drafter.plan = [("layer_skip", 16)]
+    measured(drafter, "prompt_lookup", alpha=0.0, cost=0.0)
+    for _ in range(6):
+        assert drafter._next(tiny().encode(PROMPT), 64)[0] != "layer_skip"
+        drafter.rounds += 1
+    assert drafter.drafters["layer_skip"].subset is None, "no search on a 64-token run"
+
+
 def test_verify_curve_starts_from_the_prior_and_follows_measurements():
     curve = VerifyCurve()
     assert curve.curve(8)[8] == pytest.approx(1 + 7 * PRIOR_SLOPE)

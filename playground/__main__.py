@@ -129,6 +129,11 @@ def main(argv: list[str] | None = None) -> int:
 
     add_bench_flags(bench)
 
+    train = sub.add_parser("train-schedule", help="fit the DISCO schedule's classifier on traces")
+    from playground.schedules.disco_train import add_train_schedule_flags
+
+    add_train_schedule_flags(train)
+
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
@@ -137,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from playground import commands
 
-        return getattr(commands, args.command)(args)
+        return getattr(commands, args.command.replace("-", "_"))(args)
     except SpecLabError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -97,3 +97,9 @@ def bench(args: argparse.Namespace) -> int:
     from playground.bench.cli import run_bench
 
     return run_bench(args)
+
+
+def train_schedule(args: argparse.Namespace) -> int:
+    from playground.schedules.disco_train import train_schedule_command
+
+    return train_schedule_command(args)

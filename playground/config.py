@@ -179,6 +179,8 @@ def read_option(options: dict[str, Any], knob: Knob) -> Any:
 
 DEFAULT_TARGET = "bundled:gemma-3-270m"
 DEFAULT_DRAFTER_MODEL = "bundled:smollm2-135m-instruct"
+# The UI's default drafter: calibrates on the run and falls back to plain decoding.
+DEFAULT_DRAFTER = "auto"
 
 
 def _from_dict(cls: type, values: dict[str, Any]) -> Any:

@@ -150,8 +150,9 @@ def cmd_threads(args: argparse.Namespace) -> int:
         options=parse_options(args.option),
     )
     prompts = [p.prompt for p in load_prompts(args.prompts, args.per_category)]
+    waits = tuple(int(w) for w in args.min_drafts.split(","))
     rows, last = compare_overlap(
-        target, spec, prompts, args.max_new_tokens, load_model, args.repeats
+        target, spec, prompts, args.max_new_tokens, load_model, args.repeats, min_drafts=waits
     )
     lines = ["| config | tok/s | τ | drafts kept | = plain greedy |", "|---|---|---|---|---|"]
     for r in rows:
@@ -191,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     thr.add_argument("--per-category", type=int, default=None)
     thr.add_argument("--max-new-tokens", type=int, default=32)
     thr.add_argument("--repeats", type=int, default=3)
+    thr.add_argument("--min-drafts", default="0", help="comma-separated PEARL waits (0: never)")
     thr.add_argument("--out", default="simulate-out")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

@@ -6,7 +6,8 @@ same prompt, same process:
 - plain/N threads: our engine, no drafter, with all cores and with one;
 - sd/N threads: our engine, the same drafter and sampler, fixed draft length, with N
   intra-op threads (all cores, and one core: what each PEARL thread gets);
-- pearl threads: `pearl_threads.run_threaded_pearl`, target and drafter one core each.
+- pearl threads: `pearl_threads.run_threaded_pearl`, target and drafter one core each
+  (the target never waiting for drafts, or waiting for `min_drafts` of them).
 
 Timings exclude the prefill everywhere (the threaded run starts its clock after it).
 """
@@ -55,8 +56,10 @@ def compare_overlap(
     load: Callable[[str], ModelHandle],
     repeats: int = 3,
     cores: int = 2,
+    min_drafts: tuple[int, ...] = (0,),
 ) -> tuple[list[OverlapRow], ThreadedRun]:
-    """Rows for plain, sequential SD (cores and 1 thread) and threaded PEARL; the last run."""
+    """Rows for plain, sequential SD (cores and 1 thread) and threaded PEARL (one row per
+    `min_drafts` setting, see `run_threaded_pearl`); the last threaded run."""
     config = GenerationConfig(max_new_tokens=max_new_tokens, stop_at_eos=False)
     sd_spec = replace(spec, schedule="fixed")  # any lossless sampler is greedy here
     plans = [(f"plain/{cores} threads", None, cores), (f"sd/{cores} threads", sd_spec, cores)]
@@ -81,17 +84,20 @@ def compare_overlap(
                 totals[name][0] += seconds
                 totals[name][1] += len(ids)
                 totals[name][2] += runs[0][1] / len(prompts)
-        pearl = _pearl_totals(target, spec, config, load, prompts, repeats, plain_ids)
+        pearl = [
+            _pearl_totals(target, spec, config, load, prompts, repeats, plain_ids, wait)
+            for wait in min_drafts
+        ]
     finally:
         torch.set_num_threads(saved)
     rows = [
         OverlapRow(name, tokens / seconds, tau, None, equal[name])
         for name, (seconds, tokens, tau) in totals.items()
     ]
-    return rows + [pearl[0]], pearl[1]
+    return rows + [row for row, _ in pearl], pearl[-1][1]
 
 
-def _pearl_totals(target, spec, config, load, prompts, repeats, plain_ids):
+def _pearl_totals(target, spec, config, load, prompts, repeats, plain_ids, min_drafts):
     ctx = DrafterContext(target, spec, config, load)
     seconds = tokens = kept = drafted = forwards = 0
     equal, last = True, None
@@ -101,7 +107,11 @@ def _pearl_totals(target, spec, config, load, prompts, repeats, plain_ids):
         for _ in range(repeats + 1):  # the first is a warm-up
             drafter = DRAFTERS.get(spec.drafter).factory(ctx)
             schedule = SCHEDULES.get("fixed").factory(spec)
-            runs.append(run_threaded_pearl(target, drafter, schedule, ids, config.max_new_tokens))
+            runs.append(
+                run_threaded_pearl(
+                    target, drafter, schedule, ids, config.max_new_tokens, min_drafts=min_drafts
+                )
+            )
         runs = runs[1:]
         last = runs[0]
         seconds += statistics.median(r.seconds for r in runs)
@@ -109,7 +119,6 @@ def _pearl_totals(target, spec, config, load, prompts, repeats, plain_ids):
         kept, drafted = kept + last.kept, drafted + last.drafted
         forwards += last.forwards
         equal &= last.token_ids == plain_ids[prompt]
-    row = OverlapRow(
-        "pearl threads (1+1)", tokens / seconds, tokens / forwards, kept / max(drafted, 1), equal
-    )
+    label = "pearl threads (1+1)" + (f", wait for {min_drafts}" if min_drafts else "")
+    row = OverlapRow(label, tokens / seconds, tokens / forwards, kept / max(drafted, 1), equal)
     return row, last

@@ -66,6 +66,7 @@ class _Shared:
         self.committed = list(prompt_ids)
         self.path: list[_Draft] = []  # the drafter's tokens for positions len(committed) + i
         self.stop = False
+        self.stalled = False  # the drafter has nothing to propose until the text moves on
         self.drafts: list[_Draft] = []  # every token the drafter produced, for the timeline
 
     def speculated(self) -> list[int]:
@@ -107,7 +108,10 @@ def _drafting(shared, drafter, schedule, max_ahead, rng, t0) -> None:
         draft = drafter.propose(context, 1, schedule, rng)
         if not draft.num_nodes:  # nothing to propose here: wait for the target to move on
             with shared.cond:
+                shared.stalled = True
+                shared.cond.notify_all()
                 shared.cond.wait_for(lambda ctx=context: shared.stop or shared.speculated() != ctx)
+                shared.stalled = False
             continue
         record = _Draft(int(draft.tokens[0]), start, time.perf_counter() - t0)
         with shared.cond:
@@ -133,8 +137,13 @@ def run_threaded_pearl(
     max_new_tokens: int,
     max_draft_tokens: int = 16,
     threads: tuple[int, int] = (1, 1),
+    min_drafts: int = 0,
 ) -> ThreadedRun:
-    """Greedy PEARL with the drafter in a second thread; `threads` = (target, drafter)."""
+    """Greedy PEARL with the drafter in a second thread; `threads` = (target, drafter).
+
+    `min_drafts` > 0 makes the target wait for that many drafts before a forward (fewer,
+    larger verifications and more CPU for the drafter); 0 never waits.
+    """
     model = target.model
     install_fast_head(model)
     torch.set_num_threads(threads[0])
@@ -156,6 +165,8 @@ def run_threaded_pearl(
         while generated < max_new_tokens:
             with shared.cond:
                 room = min(max_draft_tokens, max_new_tokens - generated - 1)
+                want = min(min_drafts, room)
+                shared.cond.wait_for(lambda want=want: len(shared.path) >= want or shared.stalled)
                 drafts = [d.token for d in shared.path[:room]]
                 pending = shared.committed[-1]
             start = time.perf_counter() - t0

@@ -67,7 +67,7 @@ class SpecInputs:
     """What one configuration of the method is: the first seven controls of a run."""
 
     target: str = C.DEFAULT_TARGET
-    drafter: str = "prompt_lookup"
+    drafter: str = C.DEFAULT_DRAFTER
     drafter_model: str = C.DEFAULT_DRAFTER_MODEL
     sampler: str = C.SpecConfig.sampler
     schedule: str = C.SpecConfig.schedule

@@ -66,3 +66,12 @@ def test_overlap_comparison_reports_every_configuration():
     ]
     assert all(r.equal_to_plain and r.tokens_per_s > 0 for r in rows)
     assert len(last.token_ids) == 16
+
+
+def test_waiting_for_drafts_keeps_the_output():
+    target = tiny("target")
+    plain = build_engine(target, None, GenerationConfig(max_new_tokens=40)).run(PROMPT)
+    draft, schedule = drafter("model", drafter_model="tiny:drafter")
+    run = run_threaded_pearl(target, draft, schedule, target.encode(PROMPT), 40, min_drafts=3)
+    assert run.token_ids == plain.token_ids
+    assert run.forwards < 40, "waiting for drafts verifies several tokens per forward"

@@ -1,7 +1,7 @@
 """`python -m playground bench`: flags, and the run that writes the reports.
 
 `--quick` is the documented short run (≤ 10 minutes here): the bundled Gemma 3 270M,
-greedy, 64 new tokens, the 8-prompt quick set, plain vs our prompt lookup vs
+greedy, 64 new tokens, the 8-prompt quick set, plain vs our prompt lookup and `auto` vs
 transformers' generate (plain and prompt lookup).
 """
 
@@ -20,6 +20,7 @@ QUICK_METHODS = [
     "hf",
     "hf_prompt_lookup:10",
     "drafter=prompt_lookup,sampler=greedy,schedule=heuristic,label=prompt_lookup",
+    "drafter=auto,sampler=greedy,label=auto",
 ]
 
 

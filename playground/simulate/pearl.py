@@ -13,7 +13,9 @@ One drafter and one target run side by side. PEARL alternates two phases:
   the draft length adapts to the acceptance streak). Any rejection throws the new
   drafts away and returns to a draft phase.
 
-A phase lasts until both devices are done (max of the two). γ defaults to PEARL's choice,
+A phase lasts until both devices are done (max of the two). The drafter drafts at least γ
+tokens per phase and keeps going while the target is busy (PEARL's adaptive draft length;
+a token still unfinished when the phase ends is dropped). γ defaults to PEARL's choice,
 the target/drafter speed ratio: round(forward(1) / draft).
 """
 
@@ -58,10 +60,16 @@ class _Pearl:
         self.forwards += 1
         return end
 
+    def _count(self, busy: float) -> int:
+        """Drafts made in a phase: γ, or as many as fit while the target is busy."""
+        fit = int(busy / self.lat.draft + 1e-9) if self.lat.draft > 0 else 0
+        return max(self.gamma, fit)
+
     def draft_phase(self) -> list[tuple[float, float]] | None:
         """Pre-verify; returns the drafts left for a verify phase (None: back to drafting)."""
-        drafts = self._drafts(self.t, self.gamma)
-        decided = max(drafts[0][1], self._forward(self.t, 1))
+        pre_end = self._forward(self.t, 1)
+        drafts = self._drafts(self.t, self._count(pre_end - self.t))
+        decided = max(drafts[0][1], pre_end)
         self.tokens += 1  # the first draft, or the target's token in its place
         if not self.accept():
             self._settle(drafts, 0, decided)
@@ -75,7 +83,7 @@ class _Pearl:
         """Post-verify; returns the next drafts when every draft was accepted."""
         m = len(drafts)
         end = self._forward(self.t, m + 1)
-        post = self._drafts(self.t, self.gamma)
+        post = self._drafts(self.t, self._count(end - self.t))
         n = 0
         while n < m and self.accept():
             n += 1

@@ -2,10 +2,11 @@
 another (Liu et al. 2024, arXiv 2408.11850; greedy decoding).
 
 The drafter thread drafts greedily, token after token, ahead of the committed text and
-never waits for verification (up to `max_ahead` tokens). The target thread never waits
-for the drafter: each forward verifies whatever drafts exist when it starts (none: a plain
-single-token step, PEARL's pre-verify; many: the drafter kept going during the previous
-verification, PEARL's post-verify), so the draft length adapts to the two speeds. The
+never waits for verification (up to `max_ahead` tokens). By default the target thread
+never waits for the drafter: each forward verifies whatever drafts exist when it starts
+(none: a plain single-token step, PEARL's pre-verify; many: the drafter kept going during
+the previous verification, PEARL's post-verify), so the draft length adapts to the two
+speeds; `min_drafts` makes it wait for a few drafts first (fewer, larger forwards). The
 target's last row also decides the drafter's next token if it already exists. A mismatch
 drops the drafter's speculation; the drafter resyncs its cache to the committed text by
 common prefix, as `ModelDrafter` always does.

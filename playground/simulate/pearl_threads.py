@@ -147,6 +147,7 @@ def run_threaded_pearl(
     """
     model = target.model
     install_fast_head(model)
+    saved_threads = torch.get_num_threads()
     torch.set_num_threads(threads[0])
     cache = kv.new_cache()
     if len(prompt_ids) > 1:
@@ -185,6 +186,7 @@ def run_threaded_pearl(
             shared.stop = True
             shared.cond.notify_all()
         worker.join()
+        torch.set_num_threads(saved_threads)
     seconds = timeline[-1].end if timeline else 0.0
     for d in shared.drafts:
         timeline.append(Segment(DRAFTER, d.start, d.end, "draft" if d.kept else "wasted"))

@@ -89,15 +89,7 @@ def configs_from_args(args: argparse.Namespace) -> tuple[C.SpecConfig, C.Generat
         ngram_min=args.ngram_min,
         options=parse_options(args.option),
     )
-    gen = C.GenerationConfig(
-        max_new_tokens=args.max_new_tokens,
-        temperature=args.temperature,
-        top_k=args.top_k,
-        top_p=args.top_p,
-        repetition_penalty=args.repetition_penalty,
-        seed=args.seed,
-        stop_strings=tuple(args.stop),
-    )
+    gen = C.GenerationConfig.from_knobs(args, stop_strings=tuple(args.stop))
     return spec, gen
 
 

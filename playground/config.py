@@ -59,12 +59,9 @@ MAX_DRAFT_TOKENS = Knob(
 NGRAM_MAX = Knob("ngram_max", 3, 1, 16, "longest n-gram prompt lookup tries to match", integer=True)
 NGRAM_MIN = Knob("ngram_min", 1, 1, 16, "shortest n-gram prompt lookup accepts", integer=True)
 
+GENERATION_KNOBS = (MAX_NEW_TOKENS, TEMPERATURE, TOP_K, TOP_P, REPETITION_PENALTY, SEED)
 KNOBS: dict[str, Knob] = {
-    k.name: k
-    for k in (
-        MAX_NEW_TOKENS, TEMPERATURE, TOP_K, TOP_P, REPETITION_PENALTY, SEED,
-        NUM_DRAFT_TOKENS, MAX_DRAFT_TOKENS, NGRAM_MAX, NGRAM_MIN,
-    )
+    k.name: k for k in (*GENERATION_KNOBS, NUM_DRAFT_TOKENS, MAX_DRAFT_TOKENS, NGRAM_MAX, NGRAM_MIN)
 }
 
 # Drafter and sampler options (`SpecConfig.options`): each registry entry reads and
@@ -210,7 +207,7 @@ class GenerationConfig:
     stop_at_eos: bool = True
 
     def __post_init__(self) -> None:
-        for knob in (MAX_NEW_TOKENS, TEMPERATURE, TOP_K, TOP_P, REPETITION_PENALTY, SEED):
+        for knob in GENERATION_KNOBS:
             object.__setattr__(self, knob.name, knob.check(getattr(self, knob.name)))
         stops = self.stop_strings
         if isinstance(stops, str):
@@ -226,6 +223,12 @@ class GenerationConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> GenerationConfig:
         return _from_dict(cls, values)
+
+    @classmethod
+    def from_knobs(cls, source: object, **fields: Any) -> GenerationConfig:
+        """The `GENERATION_KNOBS` read by name from `source` (the CLI's parsed flags, the
+        app's inputs), plus `fields` (stop_strings, stop_at_eos); validated as always."""
+        return cls(**{k.name: getattr(source, k.name) for k in GENERATION_KNOBS}, **fields)
 
 
 @dataclass(frozen=True)
@@ -281,6 +284,35 @@ MODEL_CACHE_GB = Knob(
 UI_KNOBS: dict[str, Knob] = {
     k.name: k for k in (STEP_DELAY, THEORY_ALPHA, THEORY_COST_RATIO, MODEL_CACHE_GB)
 }
+
+# The parallel-schemes view (playground.simulate): SD, DSI and PEARL on simulated devices.
+SIM_SERVERS = Knob(
+    "servers", 4, 1, 8, "target servers DSI runs on (SD and PEARL use one)", integer=True
+)
+SIM_DRAFT_MS = Knob(
+    "draft_ms", 5.0, 0.0, 10_000.0, "drafter latency per drafted token (ms)", low_inclusive=False
+)
+SIM_TARGET_MS = Knob(
+    "target_ms", 25.0, 0.0, 100_000.0, "one target forward over one token (ms)", low_inclusive=False
+)
+SIM_VERIFY_GROWTH = Knob(
+    "verify_growth",
+    0.0,
+    0.0,
+    10.0,
+    "extra cost of each further token in one target forward, as a share of a one-token "
+    "forward (0 = flat, as on a GPU; near 1 on a CPU)",
+)
+SIM_ALPHA = Knob(
+    "sim_alpha",
+    THEORY_ALPHA.default,
+    0.0,
+    1.0,
+    "i.i.d. acceptance α of each checked draft token (parallel-schemes view)",
+)
+UI_KNOBS.update(
+    {k.name: k for k in (SIM_SERVERS, SIM_DRAFT_MS, SIM_TARGET_MS, SIM_VERIFY_GROWTH, SIM_ALPHA)}
+)
 
 
 # ---- Lossy verification (typical, cascade, bild, lenient) --------------------------------

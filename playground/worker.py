@@ -6,118 +6,35 @@ its legs through `Engine.stream`, and reports `Loading`, `StepDone`, `LegDone` a
 `Finished` or `Failed` events; the caller iterates them as they arrive. Closing the
 iterator stops the thread within one round (or at the next loading stage).
 
-`ModelCache` is the one object shared by every visitor, on purpose: loaded models are
-kept (least recently used first out, within a memory budget), so switching sampler or
-seed does not reload. Everything per user (`RunControl`, the run record) lives in that
-user's session.
+`ModelCache` (playground/worker_cache.py) is the one object shared by every visitor, on
+purpose: loaded models are kept (least recently used first out, within a memory budget),
+so switching sampler or seed does not reload. Everything per user (`RunControl`, the run
+record) lives in that user's session.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 import torch
 
-from playground.config import MODEL_CACHE_GB, GenerationConfig, SpecConfig
+from playground.config import GenerationConfig, SpecConfig
 from playground.engine.build import build_engine
 from playground.engine.events import RunSummary, Step
 from playground.errors import SpecLabError
 from playground.models.handle import ModelHandle
+from playground.worker_cache import ModelCache, model_bytes  # noqa: F401  (model_bytes re-exported)
 
 logger = logging.getLogger(__name__)
-Loader = Callable[..., ModelHandle]
 
 
 class Cancelled(SpecLabError):
     """The run was stopped by its user."""
-
-
-# ---- the model cache -----------------------------------------------------------------------
-
-
-def model_bytes(handle: ModelHandle) -> int:
-    """Bytes held by a model's parameters and buffers (tied weights counted once)."""
-    model = handle.model
-    tensors = {id(t): t for t in (*model.parameters(), *model.buffers())}
-    return sum(t.numel() * t.element_size() for t in tensors.values())
-
-
-def default_budget() -> int:
-    """The cache budget in bytes: $SPECLAB_MODEL_CACHE_GB, else the knob's default."""
-    raw = os.environ.get("SPECLAB_MODEL_CACHE_GB")
-    gigabytes = MODEL_CACHE_GB.check(float(raw)) if raw else MODEL_CACHE_GB.default
-    return int(gigabytes * 2**30)
-
-
-class ModelCache:
-    """Loaded models by spec, least recently used evicted first, within `budget` bytes.
-
-    Thread-safe; loads happen one at a time. The model loaded last always stays, even when
-    it alone exceeds the budget, and so do the specs in `keep` (a job's other model).
-    """
-
-    def __init__(self, budget: int | None = None, loader: Loader | None = None):
-        self.budget = default_budget() if budget is None else budget
-        self._loader = loader
-        self._models: OrderedDict[str, tuple[ModelHandle, int]] = OrderedDict()
-        self._lock = threading.RLock()
-
-    def get(
-        self,
-        spec: str,
-        progress: Callable[[str, float | None], None] | None = None,
-        keep: tuple[str, ...] = (),
-    ) -> ModelHandle:
-        key = spec.strip()
-        with self._lock:
-            if key in self._models:
-                self._models.move_to_end(key)
-                return self._models[key][0]
-            handle = self._load(key, progress)
-            self._models[key] = (handle, model_bytes(handle))
-            self._evict(protect={key, *keep})
-            return handle
-
-    def peek(self, spec: str) -> ModelHandle | None:
-        """The cached handle for `spec`, or None; never loads."""
-        with self._lock:
-            entry = self._models.get(spec.strip())
-            return entry[0] if entry else None
-
-    def specs(self) -> list[str]:
-        with self._lock:
-            return list(self._models)
-
-    @property
-    def used(self) -> int:
-        with self._lock:
-            return sum(size for _, size in self._models.values())
-
-    def clear(self) -> None:
-        with self._lock:
-            self._models.clear()
-
-    def _load(self, spec: str, progress: Callable[[str, float | None], None] | None):
-        if self._loader is None:
-            from playground.models import load_model
-
-            self._loader = load_model
-        return self._loader(spec, progress=progress)
-
-    def _evict(self, protect: set[str]) -> None:
-        for key in list(self._models):
-            if self.used <= self.budget:
-                return
-            if key not in protect:
-                logger.info("model cache: evicting %s", key)
-                del self._models[key]
 
 
 # ---- per-user controls ---------------------------------------------------------------------

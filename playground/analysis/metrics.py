@@ -102,6 +102,17 @@ def measured_bound(steps: Sequence[Step], plain_forward: float | None) -> float 
     return analytic_speedup(alphas, draft_cost, curve, gamma)
 
 
+def end_to_end_bound(
+    decode_bound: float | None, plain: RunSummary, run: RunSummary
+) -> float | None:
+    """`decode_bound` (decoding only) turned into a bound on whole-generation speedup:
+    plain's wall time over this run's prefill plus plain's decode time / decode_bound."""
+    if not decode_bound:
+        return None
+    plain_decode = plain.wall_time - plain.prefill_time
+    return plain.wall_time / (run.prefill_time + plain_decode / decode_bound)
+
+
 def summarize(engine: Engine, prompt: str | list[int], steps: list[Step]) -> RunSummary:
     """Collect a run's Steps into a RunSummary (speedup is filled in by comparisons)."""
     ids = [t for s in steps for t in s.emitted]

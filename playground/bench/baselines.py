@@ -6,16 +6,19 @@
   assistant's generation_config (so it is honoured), and `tokenizer`/`assistant_tokenizer`
   when the vocabularies differ (universal assisted generation).
 Every run generates exactly `max_new_tokens` tokens (min = max), like ours with EOS off.
+They run transformers' stock kernels (`engine.speed.stock_kernels`), as a user gets them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 
 import torch
 
 from playground.config import GenerationConfig
+from playground.engine.speed import stock_kernels
 from playground.models.handle import ModelHandle
 
 HF_METHODS = ("hf", "hf_prompt_lookup", "hf_assisted")
@@ -62,8 +65,12 @@ def run_hf(
             kwargs.update(tokenizer=target.tokenizer, assistant_tokenizer=assistant.tokenizer)
     generator_state = torch.random.get_rng_state()
     torch.manual_seed(config.seed)
-    start = time.perf_counter()
-    out = target.model.generate(ids, **kwargs)
-    seconds = time.perf_counter() - start
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(stock_kernels(target.model))
+        if assistant is not None:
+            stack.enter_context(stock_kernels(assistant.model))
+        start = time.perf_counter()
+        out = target.model.generate(ids, **kwargs)
+        seconds = time.perf_counter() - start
     torch.random.set_rng_state(generator_state)
     return BaselineRun(out[0, ids.shape[1] :].tolist(), seconds)

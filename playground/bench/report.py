@@ -43,6 +43,7 @@ def aggregate(rows: list[Row], plain_label: str = "plain") -> list[Aggregate]:
     methods = list(dict.fromkeys(r.method for r in rows))
     plain_rows = [r for r in rows if r.method == plain_label]
     plain_tps = sum(r.new_tokens for r in plain_rows) / sum(r.seconds for r in plain_rows)
+    plain_seconds = {r.prompt_id: r.seconds for r in plain_rows}
     out = []
     for method in methods:
         mine = [r for r in rows if r.method == method]
@@ -60,11 +61,20 @@ def aggregate(rows: list[Row], plain_label: str = "plain") -> list[Aggregate]:
                 tau=_mean([r.tau for r in mine]),
                 acceptance=_mean([r.acceptance for r in mine]),
                 greedy_equal=f"{sum(equal)}/{len(equal)}" if equal else "—",
-                bound=_mean([r.bound for r in mine]),
+                bound=_aggregate_bound(mine, plain_seconds),
                 **_quality(mine),
             )
         )
     return out
+
+
+def _aggregate_bound(rows: list[Row], plain_seconds: dict[str, float]) -> float | None:
+    """Plain time / zero-overhead time over the prompts, like the aggregate speedup."""
+    bounded = [r for r in rows if r.bound and r.prompt_id in plain_seconds]
+    if not bounded:
+        return None
+    plain = sum(plain_seconds[r.prompt_id] for r in bounded)
+    return plain / sum(plain_seconds[r.prompt_id] / r.bound for r in bounded)
 
 
 def _quality(rows: list[Row]) -> dict:
@@ -105,18 +115,23 @@ def markdown(aggs: list[Aggregate], title: str, command: str) -> str:
         f"**{title}** — {when}; {machine()}",
         f"`{command}`",
         "",
-        "| method | prompts | tok/s | speedup | min | τ | accept | greedy = plain | bound |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| method | prompts | tok/s | speedup | min | τ | accept | greedy = plain | bound "
+        "| of bound |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for a in aggs:
         lines.append(
             f"| {a.method} | {a.prompts} | {a.tokens_per_s:.2f} | {a.speedup:.2f}x | "
             f"{a.min_speedup:.2f}x | {_fmt(a.tau)} | {_fmt(a.acceptance)} | {a.greedy_equal} | "
-            f"{_fmt(a.bound, suffix='x')} |"
+            f"{_fmt(a.bound, suffix='x')} | {_share(a.speedup, a.bound)} |"
         )
     if any(a.lossy for a in aggs):
         lines += ["", *quality_table(aggs)]
     return "\n".join(lines) + "\n"
+
+
+def _share(speedup: float, bound: float | None) -> str:
+    return f"{100 * speedup / bound:.0f}%" if bound else "—"
 
 
 def quality_table(aggs: list[Aggregate]) -> list[str]:

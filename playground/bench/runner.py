@@ -14,7 +14,12 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
-from playground.analysis.metrics import measured_bound, plain_forward_time, summarize
+from playground.analysis.metrics import (
+    end_to_end_bound,
+    measured_bound,
+    plain_forward_time,
+    summarize,
+)
 from playground.analysis.quality import score
 from playground.bench.baselines import HF_METHODS, run_hf
 from playground.bench.prompts import Prompt
@@ -198,7 +203,9 @@ class Runner:
                 draft_time=s.draft_time,
                 verify_time=s.verify_time,
                 other_time=s.sample_time,
-                bound=measured_bound(steps, plain_forward_time(plain_steps)),
+                bound=end_to_end_bound(
+                    measured_bound(steps, plain_forward_time(plain_steps)), plain_summary, s
+                ),
             )
         if self.config.greedy:
             row.greedy_equal = ids == plain_summary.token_ids

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from playground.config import GenerationConfig, SpecConfig
 from playground.drafters import DRAFTERS, DrafterContext
 from playground.engine.loop import Engine
+from playground.engine.speed import install_fast_kernels
 from playground.errors import IncompatibleError
 from playground.models.handle import ModelHandle
 from playground.samplers import SAMPLERS
@@ -68,6 +69,17 @@ def make_sampler(spec: SpecConfig):
     return factory(spec) if takes_spec else factory()
 
 
+def _fast(load: Callable[[str], ModelHandle]) -> Callable[[str], ModelHandle]:
+    """`load`, with drafter models on the engine's CPU kernels (`engine.speed`)."""
+
+    def load_fast(name: str) -> ModelHandle:
+        handle = load(name)
+        install_fast_kernels(handle.model)
+        return handle
+
+    return load_fast
+
+
 def build_engine(
     target: ModelHandle,
     spec: SpecConfig | None = None,
@@ -87,7 +99,7 @@ def build_engine(
 
             return load_model(name, device=target.device, dtype=target.dtype)
 
-    ctx = DrafterContext(target=target, spec=spec, config=config, load=load)
+    ctx = DrafterContext(target=target, spec=spec, config=config, load=_fast(load))
     drafter = DRAFTERS.get(spec.drafter).factory(ctx)
     sampler = make_sampler(spec)
     schedule = SCHEDULES.get(spec.schedule).factory(spec)

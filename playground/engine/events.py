@@ -70,7 +70,7 @@ class RunSummary:
     tau: float  # mean emitted tokens per target forward, bonus included (plain = 1.00)
     acceptance_rate: float  # accepted draft tokens / drafted tokens (nan if none drafted)
     per_position_acceptance: list[float]  # P(position i accepted | drafted to i)
-    wall_time: float  # seconds, first draft to last commit (prefill excluded)
+    wall_time: float  # seconds of the whole generation, prefill included
     prefill_time: float
     draft_time: float
     verify_time: float

@@ -22,7 +22,7 @@ from playground.drafters.base import Drafter
 from playground.engine import cache as kv
 from playground.engine.events import RunSummary, Step
 from playground.engine.logits import LogitsProcessor
-from playground.engine.speed import install_fast_head
+from playground.engine.speed import greedy_screening, install_fast_kernels
 from playground.engine.stops import StopChecker
 from playground.engine.tree import Draft, tree_attention_inputs
 from playground.errors import PromptError
@@ -45,13 +45,15 @@ class Engine:
         if drafter is not None and (sampler is None or schedule is None):
             raise ValueError("a drafter needs a sampler and a schedule")
         self.target = target
-        install_fast_head(target.model)
+        install_fast_kernels(target.model)
         self.drafter = drafter
         self.sampler = sampler
         self.schedule = schedule
         self.config = config or GenerationConfig()
         self.spec = spec or SpecConfig()
         self.processor = LogitsProcessor(self.config)
+        # only the argmax matters: the LM head may screen in bf16 (exact argmax, speed.py)
+        self.screen_head = self.config.greedy and not self.processor.uses_history
         self.label = label or ("plain" if drafter is None else describe(self.spec))
         self.prefill_time = 0.0
 
@@ -144,7 +146,8 @@ class Engine:
         if self.drafter is None or remaining <= 1:
             return Draft.empty()
         size = min(self.schedule.num_draft_tokens(), remaining - 1)
-        return self.drafter.propose(context, size, self.schedule, rng)
+        with greedy_screening(self.target.model, self.screen_head):  # self-drafting heads
+            return self.drafter.propose(context, size, self.schedule, rng)
 
     @torch.inference_mode()
     def _forward(self, ids: list[int], cache, draft: Draft, prefill: bool = False) -> torch.Tensor:
@@ -156,13 +159,14 @@ class Engine:
             kwargs = tree_attention_inputs(
                 draft, kv.cache_length(cache), target.dtype, target.device, target.config
             )
-        out = target.model(
-            input_ids=input_ids,
-            past_key_values=cache,
-            use_cache=True,
-            logits_to_keep=1 if prefill else 0,
-            **kwargs,
-        )
+        with greedy_screening(target.model, self.screen_head):
+            out = target.model(
+                input_ids=input_ids,
+                past_key_values=cache,
+                use_cache=True,
+                logits_to_keep=1 if prefill else 0,
+                **kwargs,
+            )
         return out.logits[0].float().cpu()  # (rows, vocab)
 
     def _presence(self, ids: list[int]) -> torch.Tensor | None:

@@ -7,17 +7,37 @@ from playground.simulate.timeline import DRAFTER, KINDS, Segment, merged
 COLOURS = {"draft": "#4c78a8", "verify": "#54a24b", "wasted": "#e45756"}
 
 
-def gantt_figure(timeline: list[Segment], until: float | None = None, title: str = ""):
+def gantt_figure(
+    timeline: list[Segment],
+    until: float | None = None,
+    title: str = "",
+    lanes: list[str] | None = None,
+):
     """A plotly figure: horizontal bars (base = start, length = duration) per lane and kind.
 
     `until` keeps only work that starts before that time (long runs have thousands of
-    segments); touching segments of one lane and kind are drawn as one bar.
+    segments); touching segments of one lane and kind are drawn as one bar. `lanes` are
+    rows drawn even when idle (a DSI server the drafter never kept busy).
     """
     import plotly.graph_objects as go
 
     segments = [s for s in merged(timeline) if until is None or s.start < until]
-    lanes = sorted({s.lane for s in segments}, key=lambda lane: (lane != DRAFTER, lane))
+    lanes = sorted(
+        {s.lane for s in segments} | set(lanes or ()), key=lambda lane: (lane != DRAFTER, lane)
+    )
     fig = go.Figure()
+    idle = [lane for lane in lanes if lane not in {s.lane for s in segments}]
+    if idle:  # an invisible point per idle lane keeps its row on the category axis
+        fig.add_trace(
+            go.Scatter(
+                x=[0] * len(idle),
+                y=idle,
+                mode="markers",
+                opacity=0,
+                showlegend=False,
+                hoverinfo="skip",
+            )
+        )
     for kind in KINDS:
         mine = [s for s in segments if s.kind == kind]
         fig.add_trace(

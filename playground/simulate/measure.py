@@ -9,7 +9,7 @@ import time
 import torch
 
 from playground.engine import cache as kv
-from playground.engine.speed import install_fast_head
+from playground.engine.speed import install_fast_kernels
 from playground.models.handle import ModelHandle
 from playground.simulate.workload import Latencies
 
@@ -45,7 +45,7 @@ def forward_times(
     `all_rows` computes logits for every new token (a verification); otherwise only for
     the last one (a drafting step).
     """
-    install_fast_head(handle.model)
+    install_fast_kernels(handle.model)
     cache = _prefilled(handle, context)
     filler = context[-1]
     out = []

@@ -28,7 +28,7 @@ import torch
 
 from playground.drafters.base import Drafter
 from playground.engine import cache as kv
-from playground.engine.speed import install_fast_head
+from playground.engine.speed import install_fast_kernels
 from playground.models.handle import ModelHandle
 from playground.schedules.base import Schedule
 from playground.simulate.timeline import DRAFTER, Segment, target_lane
@@ -146,7 +146,7 @@ def run_threaded_pearl(
     larger verifications and more CPU for the drafter); 0 never waits.
     """
     model = target.model
-    install_fast_head(model)
+    install_fast_kernels(model)
     saved_threads = torch.get_num_threads()
     torch.set_num_threads(threads[0])
     cache = kv.new_cache()

@@ -29,6 +29,7 @@ from playground.ui.wiring import (
     view_outputs,
     view_updates,
     wire_controls,
+    wire_parallel,
     wire_round,
     wire_theory,
     wire_traces,
@@ -164,6 +165,7 @@ def build_demo(worker: Worker | None = None) -> gr.Blocks:
         wire_runs(page, worker, control, record)
         wire_round(page, record)
         wire_theory(page, record)
+        wire_parallel(page, record)
         wire_traces(page, record, [page.alpha, page.gamma, page.cost])
         wire_vocabulary(page, worker)
         wire_controls(page, worker, demo)

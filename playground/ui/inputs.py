@@ -135,14 +135,7 @@ class RunInputs(SpecInputs):
         return cls(**dict(zip(cls.names(), values, strict=True)))
 
     def generation(self) -> C.GenerationConfig:
-        return C.GenerationConfig(
-            max_new_tokens=self.max_new_tokens,
-            temperature=self.temperature,
-            top_k=self.top_k,
-            top_p=self.top_p,
-            repetition_penalty=self.repetition_penalty,
-            seed=self.seed,
-        )
+        return C.GenerationConfig.from_knobs(self)
 
     def my_spec(self) -> C.SpecConfig:
         return self.spec(self.max_draft_tokens, self.ngram_min, self.ngram_max)

@@ -15,7 +15,7 @@ from playground.errors import SpecLabError
 from playground.models import BUNDLED, TINY_MODELS, load_presets
 from playground.samplers import SAMPLERS
 from playground.schedules import SCHEDULES
-from playground.ui import tokens
+from playground.ui import parallel, tokens
 from playground.ui.choices import entry_markdown
 from playground.ui.inputs import NONE, RunInputs, SpecInputs
 
@@ -34,6 +34,12 @@ class Page:
 
     def spec_inputs_b(self) -> list[gr.components.Component]:
         return [getattr(self, f"{name}_b") for name in _spec_names()]
+
+    def sim_inputs(self) -> list[gr.components.Component]:
+        """The parallel-schemes controls, in `parallel.SimInputs` field order."""
+        from dataclasses import fields
+
+        return [getattr(self, f"sim_{f.name}") for f in fields(parallel.SimInputs)]
 
 
 def _spec_names() -> list[str]:
@@ -277,6 +283,38 @@ def _view_tabs(page: Page, targets: list[str], drafters: list[str]) -> None:
                 file_types=[".json"],
                 elem_id="sl-upload",
             )
+        with gr.Tab("Parallel schemes", id="parallel") as page.parallel_tab:
+            _parallel_controls(page)
+
+
+def _parallel_controls(page: Page) -> None:
+    """SD, DSI or PEARL simulated on the drafter and target latencies set here."""
+    d = parallel.SimInputs()
+    with gr.Row():
+        page.sim_scheme = gr.Radio(
+            list(parallel.SCHEMES), value=d.scheme, label="scheme", elem_id="sl-sim-scheme"
+        )
+        page.sim_servers = slider(C.SIM_SERVERS, label="target servers (DSI)")
+    with gr.Row():
+        page.sim_draft_ms = number(C.SIM_DRAFT_MS, label="drafter latency (ms per token)")
+        page.sim_target_ms = number(C.SIM_TARGET_MS, label="target latency (ms per forward)")
+        page.sim_verify_growth = number(C.SIM_VERIFY_GROWTH, label="verify growth per token")
+    with gr.Row():
+        page.sim_alpha = slider(C.SIM_ALPHA, label="α (acceptance rate)")
+        page.sim_lookahead = slider(
+            C.NUM_DRAFT_TOKENS,
+            label="lookahead γ (SD, DSI)",
+            high=parallel.LOOKAHEAD_HIGH,
+            elem_id="sl-sim-lookahead",
+        )
+    page.sim_note = gr.Markdown(
+        parallel.simulation_defaults(None).note, elem_classes="sl-info", elem_id="sl-sim-note"
+    )
+    with gr.Row():
+        page.sim_measured = gr.Button("Use the last run's timings")
+        page.sim_run = gr.Button("Simulate", variant="primary", elem_id="sl-sim-run")
+    page.sim_chart = gr.Plot(show_label=False, elem_id="sl-sim-chart")
+    page.sim_numbers = gr.Markdown(elem_id="sl-sim-numbers")
 
 
 def _examples() -> list[list[str]]:

@@ -1,10 +1,12 @@
 """Gradio glue shared by the page's events: errors, output lists, and the small views
-(controls, round browser, theory, traces, vocabulary) wired to their handlers."""
+(controls, round browser, theory, parallel schemes, traces, vocabulary) wired to their
+handlers."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import astuple
 from typing import Any
 
 import gradio as gr
@@ -14,7 +16,7 @@ from playground.drafters import DRAFTERS
 from playground.errors import SpecLabError
 from playground.samplers import SAMPLERS
 from playground.schedules import SCHEDULES
-from playground.ui import choices, handlers
+from playground.ui import choices, handlers, parallel
 from playground.ui.figures import tree_figure
 from playground.ui.layout import Page
 from playground.ui.record import RunRecord
@@ -196,6 +198,37 @@ def wire_theory(page: Page, record: gr.State) -> None:
         [page.alpha, page.gamma, page.cost],
         api_visibility="undocumented",
     ).then(guarded(on_theory), ins, figures, **QUIET)
+
+
+def wire_parallel(page: Page, record: gr.State) -> None:
+    """The parallel-schemes view: opening it fills the controls from a run finished since
+    the last fill (never overwriting edits otherwise) and draws the simulation."""
+    filled = gr.State(None)  # run_key of the run whose numbers last filled the controls
+    sim_in = page.sim_inputs()
+
+    def on_measured(rec: RunRecord | None, *values: Any) -> list:
+        defaults = parallel.simulation_defaults(rec, parallel.SimInputs(*values))
+        return [*astuple(defaults.inputs), defaults.note, parallel.run_key(rec)]
+
+    def on_open(rec: RunRecord | None, key: str | None, *values: Any) -> list:
+        if parallel.run_key(rec) in (None, key):
+            return [gr.skip()] * (len(sim_in) + 2)
+        return on_measured(rec, *values)
+
+    def on_simulate(*values: Any) -> list:
+        view = parallel.simulate_scheme(parallel.SimInputs(*values))
+        return [view.figure, view.summary]
+
+    filling = [*sim_in, page.sim_note, filled]
+    shown = [page.sim_chart, page.sim_numbers]
+    page.parallel_tab.select(guarded(on_open), [record, filled, *sim_in], filling, **QUIET).then(
+        guarded(on_simulate), sim_in, shown, **QUIET
+    )
+    page.sim_measured.click(guarded(on_measured), [record, *sim_in], filling, **QUIET).then(
+        guarded(on_simulate), sim_in, shown, **QUIET
+    )
+    # queued (not QUIET), so a bad input's gr.Error reaches the page as a toast
+    page.sim_run.click(guarded(on_simulate), sim_in, shown, api_visibility="undocumented")
 
 
 def wire_traces(page: Page, record: gr.State, theory_in: list) -> None:

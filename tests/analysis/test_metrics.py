@@ -7,12 +7,13 @@ import pytest
 from playground.analysis.metrics import (
     acceptance_rate,
     analytic_speedup,
+    end_to_end_bound,
     expected_tokens_per_round,
     measured_bound,
     per_position_acceptance,
     tau,
 )
-from playground.engine.events import Step
+from playground.engine.events import RunSummary, Step
 
 
 def chain_step(drafted: int, accepted: int, verify=1.0, draft=0.0) -> Step:
@@ -59,3 +60,19 @@ def test_measured_bound_uses_the_runs_own_costs():
     # α = 1 at both positions: E = 3 tokens; cost = 2 * (0.01/0.1) + 0.2/0.1 = 2.2 forwards.
     assert measured_bound(steps, plain_forward=0.1) == pytest.approx(3 / 2.2)
     assert measured_bound(steps, plain_forward=None) is None
+
+
+def summary(wall: float, prefill: float) -> RunSummary:
+    return RunSummary(
+        "x", "p", "t", [], 10, 1, 1.0, math.nan, [], wall, prefill, 0.0, 0.0, 0.0, 1.0
+    )
+
+
+def test_end_to_end_bound_keeps_the_prefill_both_runs_pay():
+    plain = summary(wall=10.0, prefill=2.0)  # 8 s of decoding
+    run = summary(wall=5.0, prefill=2.0)
+    # a decode bound of 2x halves the 8 s: 10 / (2 + 4)
+    assert end_to_end_bound(2.0, plain, run) == pytest.approx(10 / 6)
+    assert end_to_end_bound(None, plain, run) is None
+    no_prefill = summary(wall=8.0, prefill=0.0)
+    assert end_to_end_bound(2.0, no_prefill, no_prefill) == pytest.approx(2.0)

@@ -51,3 +51,18 @@ def test_bench_runs_all_baselines_on_tiny_models(tmp_path, capsys):
         assert label in table
     assert "8/8" in table, "greedy outputs must equal plain greedy on every prompt"
     assert (tmp_path / "t.csv").exists() and (tmp_path / "t.html").exists()
+
+
+def test_aggregate_bound_weights_prompts_like_the_aggregate_speedup():
+    from playground.bench.report import Row, aggregate
+
+    rows = [
+        Row("plain", "a", "c", 10, 1.0, 10.0, 1.0),
+        Row("plain", "b", "c", 10, 3.0, 10 / 3, 1.0),
+        Row("spec", "a", "c", 10, 0.5, 20.0, 2.0, bound=4.0),
+        Row("spec", "b", "c", 10, 1.5, 20 / 3, 2.0, bound=2.0),
+    ]
+    spec = aggregate(rows)[1]
+    # zero-overhead times 1/4 + 3/2 against plain's 4 s
+    assert spec.bound == pytest.approx(4 / (0.25 + 1.5))
+    assert spec.speedup == pytest.approx(2.0)

@@ -170,3 +170,41 @@ def test_the_bundled_offline_pair(open_app):
         "document.querySelector('#sl-venn')?.innerText.includes('shared')", timeout=600_000
     )
     app.shot("bundled-vocabulary.png")
+
+
+def test_parallel_schemes_simulate_the_last_runs_devices(open_app):
+    app = open_app()
+    app.tiny_pair()
+    app.page.get_by_label("compare with plain decoding").check()
+    app.set_number("sl-max_new_tokens", 16)
+    app.page.locator("#sl-run").click()
+    app.wait_status("Done")
+    app.page.get_by_role("button", name="More tabs").click()  # the last tab overflows
+    app.page.locator(".overflow-dropdown").get_by_role("button", name="Parallel schemes").click()
+    app.page.wait_for_function(
+        "document.querySelector('#sl-sim-note')?.innerText.includes('From the last run')",
+        timeout=15_000,
+    )
+    app.page.locator("#sl-sim-scheme").get_by_text("DSI", exact=True).click()
+    app.set_number("sl-servers", 3)
+    app.page.locator("#sl-sim-run").click()
+    app.page.wait_for_function(
+        "document.querySelector('#sl-sim-numbers')?.innerText.includes('DSI, 3 target servers')",
+        timeout=15_000,
+    )
+    rows_js = "[...document.querySelectorAll('#sl-sim-chart .ytick')].map(t => t.textContent)"
+    app.page.wait_for_function(f"{rows_js}.length === 4", timeout=15_000)
+    rows = app.page.evaluate(rows_js)
+    assert sorted(rows) == ["drafter", "target 1", "target 2", "target 3"], rows
+    assert "simulated speedup" in app.page.locator("#sl-sim-numbers").inner_text()
+    app.shot("parallel.png")
+    app.set_number("sl-draft_ms", 0)
+    app.page.locator("#sl-sim-run").click()
+    app.page.get_by_text("draft_ms must be in").first.wait_for(timeout=15_000)
+    app.set_number("sl-draft_ms", 2)  # the view keeps serving after the error
+    app.set_number("sl-servers", 2)
+    app.page.locator("#sl-sim-run").click()
+    app.page.wait_for_function(
+        "document.querySelector('#sl-sim-numbers')?.innerText.includes('DSI, 2 target servers')",
+        timeout=15_000,
+    )

@@ -78,3 +78,27 @@ def test_generate_cli_prints_a_sensible_continuation(capsys):
     out = capsys.readouterr().out
     assert code == 0 and "tok/s" in out
     assert "Paris" in out or "France" in out, out
+
+
+@pytest.mark.parametrize("prompt", PROMPTS)
+def test_fast_kernels_plain_greedy_equals_transformers_stock_greedy(prompt):
+    """Our plain loop (threaded linears, bf16-screened head) against transformers'
+    `generate` on its stock kernels: the same ids."""
+    from playground.engine.speed import stock_kernels
+
+    target = gemma()
+    config = GenerationConfig(max_new_tokens=128, stop_at_eos=False)
+    ours = build_engine(target, None, config)
+    assert ours.screen_head, "greedy without penalties screens the head"
+    ids = ours.run(prompt).token_ids
+    prompt_ids = torch.tensor([target.encode(prompt)])
+    with torch.inference_mode(), stock_kernels(target.model):
+        out = target.model.generate(
+            prompt_ids,
+            attention_mask=torch.ones_like(prompt_ids),
+            max_new_tokens=128,
+            min_new_tokens=128,
+            do_sample=False,
+        )
+    stock = out[0, prompt_ids.shape[1] :].tolist()
+    assert ids == stock, first_difference(target, prompt, ids, stock)

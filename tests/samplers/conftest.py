@@ -1,10 +1,16 @@
-"""A vectorised round runner for toy cross-vocabulary worlds (B independent generations).
+"""Shared harnesses of the sampler tests.
 
-A toy target is a table p(x | context) whose context is a small integer derived from the
-last emitted token (`after[x]`); a proposal function drafts chains for a batch of
-contexts. `first_two_tokens` runs whole rounds, as the engine does, until every
-generation has emitted two tokens, and returns them: their joint law must be
-p(a | root) · p(b | after[a]) for a lossless rule.
+`node_law`: the χ² harness of the batched tree node rules (`tree_walk.NodeRule`). One
+target row p, 200k independent nodes at once; each node emits its accepted child, else a
+draw from the rule's residual, and the emitted tokens must follow p (p-value above 1e-3),
+while a negative control (the wrong children or the wrong rule) must fail the same test.
+
+`two_tokens`, `round_of`: a vectorised round runner for toy cross-vocabulary worlds (B
+independent generations). A toy target is a table p(x | context) whose context is a
+small integer derived from the last emitted token (`after[x]`); a proposal function
+drafts chains for a batch of contexts. `first_two_tokens` runs whole rounds, as the
+engine does, until every generation has emitted two tokens, and returns them: their
+joint law must be p(a | root) · p(b | after[a]) for a lossless rule.
 """
 
 from __future__ import annotations
@@ -13,6 +19,69 @@ from collections.abc import Callable
 
 import pytest
 import torch
+
+from playground.samplers.tree_walk import NodeDecision, NodeRule
+
+# ---- node_law: χ² tests of batched tree node rules ------------------------------------------
+
+
+class NodeLaw:
+    """Draw `DRAWS` nodes with target row `P` through a node rule and test what they emit."""
+
+    DRAWS = 200_000
+    ALPHA = 1e-3  # p-values above it pass, below it count as a detected bias
+    P = torch.tensor([0.05, 0.30, 0.10, 0.35, 0.20, 0.0])
+    PROPOSALS = {  # the drafter's q at the node
+        "close": torch.tensor([0.10, 0.25, 0.15, 0.30, 0.20, 0.0]),
+        "far": torch.tensor([0.40, 0.05, 0.30, 0.05, 0.10, 0.10]),
+        "peaked": torch.tensor([0.02, 0.90, 0.02, 0.02, 0.02, 0.02]),  # repeats are the rule
+        "partial": torch.tensor([0.0, 0.0, 0.5, 0.5, 0.0, 0.0]),  # q misses most of p
+        "partial_wide": torch.tensor([0.0, 0.0, 0.5, 0.3, 0.2, 0.0]),  # room for 3 distinct
+    }
+
+    def __init__(self, chi2: Callable[[torch.Tensor, torch.Tensor], float]):
+        self._chi2 = chi2
+
+    def counts(self, rule: NodeRule, q: torch.Tensor, tokens: torch.Tensor, rng) -> torch.Tensor:
+        """(V,) emitted-token counts of `rule` at one node per row of `tokens` (B, m)."""
+        batch, m = tokens.shape
+        p_rows, q_rows = self.P.expand(batch, -1), q.expand(batch, -1)  # (B, V)
+        decision = rule(p_rows, q_rows, tokens, torch.rand(batch, m, generator=rng))
+        return torch.bincount(emitted(decision, tokens, rng), minlength=self.P.numel())
+
+    def iid(self, q: torch.Tensor, m: int, rng: torch.Generator) -> torch.Tensor:
+        """(DRAWS, m) children drawn independently from q, with replacement."""
+        return torch.multinomial(q.expand(self.DRAWS, -1), m, replacement=True, generator=rng)
+
+    def without_replacement(self, q: torch.Tensor, m: int, rng) -> torch.Tensor:
+        """(DRAWS, m) children drawn one after another without replacement (Gumbel-top-k)."""
+        keys = q / torch.empty(self.DRAWS, q.numel()).exponential_(generator=rng)
+        return keys.topk(m, dim=1).indices
+
+    def assert_follows_p(self, counts: torch.Tensor, what: str) -> None:
+        pvalue = self._chi2(counts, self.P)
+        assert pvalue > self.ALPHA, f"{what}: {counts.tolist()} vs p={self.P.tolist()}"
+
+    def assert_detected(self, counts: torch.Tensor, why: str) -> None:
+        """A negative control: the emitted tokens must fail the same test."""
+        assert self._chi2(counts, self.P) < self.ALPHA, why
+
+
+def emitted(decision: NodeDecision, tokens: torch.Tensor, rng) -> torch.Tensor:
+    """(B,) the token each node emits: its accepted child, else a draw from the residual."""
+    out = torch.empty(tokens.shape[0], dtype=torch.long)
+    hit = decision.chosen >= 0
+    out[hit] = tokens[hit, decision.chosen[hit]]
+    out[~hit] = torch.multinomial(decision.residual[~hit], 1, generator=rng)[:, 0]
+    return out
+
+
+@pytest.fixture(scope="session")
+def node_law(chi2) -> NodeLaw:
+    return NodeLaw(chi2)
+
+
+# ---- two_tokens, round_of: toy cross-vocabulary rounds -------------------------------------
 
 # propose(contexts (B,), k, rng) -> tokens (B, k) with -1 after the draft's end, q (B, k, V)
 Propose = Callable[[torch.Tensor, int, torch.Generator], tuple[torch.Tensor, torch.Tensor]]

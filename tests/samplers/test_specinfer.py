@@ -17,59 +17,30 @@ from playground.samplers.base import Distribution
 from playground.samplers.specinfer import SpecInferSampler, specinfer_node
 from playground.samplers.speculative import SpeculativeSampler
 
-DRAWS = 200_000
-P = torch.tensor([0.05, 0.30, 0.10, 0.35, 0.20, 0.0])
-CASES = {
-    "close": torch.tensor([0.10, 0.25, 0.15, 0.30, 0.20, 0.0]),
-    "far": torch.tensor([0.40, 0.05, 0.30, 0.05, 0.10, 0.10]),
-    "peaked": torch.tensor([0.02, 0.90, 0.02, 0.02, 0.02, 0.02]),  # repeats are the rule
-    "partial": torch.tensor([0.0, 0.0, 0.5, 0.5, 0.0, 0.0]),  # q misses most of p
-}
-
-
-def emitted(decision, tokens: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
-    """The token each node emits: its accepted child, else a draw from the residual."""
-    out = torch.empty(tokens.shape[0], dtype=torch.long)
-    hit = decision.chosen >= 0
-    out[hit] = tokens[hit, decision.chosen[hit]]
-    out[~hit] = torch.multinomial(decision.residual[~hit], 1, generator=rng)[:, 0]
-    return out
-
-
-def run(q: torch.Tensor, tokens: torch.Tensor, rng) -> torch.Tensor:
-    batch, m = tokens.shape
-    p_rows, q_rows = P.expand(batch, -1), q.expand(batch, -1)
-    decision = specinfer_node(p_rows, q_rows, tokens, torch.rand(batch, m, generator=rng))
-    return torch.bincount(emitted(decision, tokens, rng), minlength=P.numel())
-
-
-def iid(q: torch.Tensor, m: int, rng) -> torch.Tensor:
-    return torch.multinomial(q.expand(DRAWS, -1), m, replacement=True, generator=rng)
-
 
 @pytest.mark.parametrize("m", [2, 3, 4])
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_iid_children_emit_p(case, m, chi2):
+@pytest.mark.parametrize("case", ["close", "far", "partial", "peaked"])
+def test_iid_children_emit_p(case, m, node_law):
+    q = node_law.PROPOSALS[case]
     rng = torch.Generator().manual_seed(m)
-    tokens = iid(CASES[case], m, rng)  # (DRAWS, m)
-    counts = run(CASES[case], tokens, rng)
-    assert chi2(counts, P) > 1e-3, f"{case}, {m} children: {counts.tolist()} vs p={P.tolist()}"
+    counts = node_law.counts(specinfer_node, q, node_law.iid(q, m, rng), rng)
+    node_law.assert_follows_p(counts, f"{case}, {m} children")
 
 
-def test_negative_control_children_without_replacement_fail(chi2):
+def test_negative_control_children_without_replacement_fail(node_law):
     """MSS assumes later siblings follow q; Gumbel-top-k siblings do not."""
     rng = torch.Generator().manual_seed(0)
-    q = CASES["peaked"]
-    keys = q / torch.empty(DRAWS, q.numel()).exponential_(generator=rng)
-    tokens = keys.topk(3, dim=1).indices  # (DRAWS, 3) without replacement
-    assert chi2(run(q, tokens, rng), P) < 1e-3, "the wrong proposal law must be detected"
+    q = node_law.PROPOSALS["peaked"]
+    counts = node_law.counts(specinfer_node, q, node_law.without_replacement(q, 3, rng), rng)
+    node_law.assert_detected(counts, "the wrong proposal law must be detected")
 
 
-def test_negative_control_top_k_children_with_q_fail(chi2):
+def test_negative_control_top_k_children_with_q_fail(node_law):
     rng = torch.Generator().manual_seed(0)
-    q = CASES["far"]
-    tokens = q.topk(2).indices.expand(DRAWS, -1)  # deterministic, yet verified with q
-    assert chi2(run(q, tokens, rng), P) < 1e-3, "the wrong proposal law must be detected"
+    q = node_law.PROPOSALS["far"]
+    tokens = q.topk(2).indices.expand(node_law.DRAWS, -1)  # deterministic, yet verified with q
+    counts = node_law.counts(specinfer_node, q, tokens, rng)
+    node_law.assert_detected(counts, "the wrong proposal law must be detected")
 
 
 def test_chain_reproduces_the_chain_sampler_seed_for_seed():

@@ -17,57 +17,37 @@ from playground.samplers.base import Distribution
 from playground.samplers.spectr import SpecTrSampler, kseq_node, kseq_rho, kseq_select
 from playground.samplers.speculative import SpeculativeSampler
 
-DRAWS = 200_000
-P = torch.tensor([0.05, 0.30, 0.10, 0.35, 0.20, 0.0])
-CASES = {
-    "close": torch.tensor([0.10, 0.25, 0.15, 0.30, 0.20, 0.0]),
-    "far": torch.tensor([0.40, 0.05, 0.30, 0.05, 0.10, 0.10]),
-    "peaked": torch.tensor([0.02, 0.90, 0.02, 0.02, 0.02, 0.02]),
-    "partial": torch.tensor([0.0, 0.0, 0.5, 0.5, 0.0, 0.0]),
-}
-
-
-def emitted(decision, tokens: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
-    out = torch.empty(tokens.shape[0], dtype=torch.long)
-    hit = decision.chosen >= 0
-    out[hit] = tokens[hit, decision.chosen[hit]]
-    out[~hit] = torch.multinomial(decision.residual[~hit], 1, generator=rng)[:, 0]
-    return out
-
-
-def draws(q: torch.Tensor, k: int, rng):
-    tokens = torch.multinomial(q.expand(DRAWS, -1), k, replacement=True, generator=rng)
-    return P.expand(DRAWS, -1), q.expand(DRAWS, -1), tokens, torch.rand(DRAWS, k, generator=rng)
-
 
 @pytest.mark.parametrize("k", [1, 2, 3, 4])
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_k_iid_draws_emit_p(case, k, chi2):
+@pytest.mark.parametrize("case", ["close", "far", "partial", "peaked"])
+def test_k_iid_draws_emit_p(case, k, node_law):
+    q = node_law.PROPOSALS[case]
     rng = torch.Generator().manual_seed(k)
-    p, q, tokens, uniforms = draws(CASES[case], k, rng)
-    counts = torch.bincount(emitted(kseq_node(p, q, tokens, uniforms), tokens, rng), minlength=6)
-    assert chi2(counts, P) > 1e-3, f"{case}, k={k}: {counts.tolist()} vs p={P.tolist()}"
+    counts = node_law.counts(kseq_node, q, node_law.iid(q, k, rng), rng)
+    node_law.assert_follows_p(counts, f"{case}, k={k}")
 
 
-def test_negative_control_rho_one_fails(chi2):
+def test_negative_control_rho_one_fails(node_law):
+    def rho_one(p, q, tokens, uniforms):
+        return kseq_select(p, q, tokens, uniforms, torch.ones(tokens.shape[0]))
+
     rng = torch.Generator().manual_seed(0)
-    p, q, tokens, uniforms = draws(CASES["close"], 3, rng)
-    decision = kseq_select(p, q, tokens, uniforms, torch.ones(DRAWS))
-    counts = torch.bincount(emitted(decision, tokens, rng), minlength=6)
-    assert chi2(counts, P) < 1e-3, "ρ = 1 over-accepts with k > 1: the bias must be detected"
+    q = node_law.PROPOSALS["close"]
+    counts = node_law.counts(rho_one, q, node_law.iid(q, 3, rng), rng)
+    node_law.assert_detected(counts, "ρ = 1 over-accepts with k > 1: the bias must be detected")
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_rho_is_feasible_and_beats_rho_k(case):
-    q = CASES[case][None]
+@pytest.mark.parametrize("case", ["close", "far", "partial", "peaked"])
+def test_rho_is_feasible_and_beats_rho_k(case, node_law):
+    p, q = node_law.P[None], node_law.PROPOSALS[case][None]  # (1, V)
     for k in (1, 2, 3, 4, 8):
-        rho = kseq_rho(P[None], q, k)
-        beta = torch.minimum(q, P[None] / rho[:, None]).sum()
+        rho = kseq_rho(p, q, k)
+        beta = torch.minimum(q, p / rho[:, None]).sum()
         assert 1 <= float(rho) <= k
         assert float(rho * beta) >= float(1 - (1 - beta) ** k) - 1e-6, "ρ ≥ c(ρ): p_res ≥ 0"
-        beta_k = torch.minimum(q, P[None] / k).sum()
+        beta_k = torch.minimum(q, p / k).sum()
         assert 1 - (1 - beta) ** k >= 1 - (1 - beta_k) ** k - 1e-6
-    assert float(kseq_rho(P[None], q, 1)) == 1.0
+    assert float(kseq_rho(p, q, 1)) == 1.0
 
 
 def test_one_chain_reproduces_the_chain_sampler_seed_for_seed():

@@ -17,44 +17,29 @@ from playground.samplers.greedy import GreedySampler
 from playground.samplers.specinfer import specinfer_node
 from playground.samplers.tree_deterministic import TreeDeterministicSampler, deterministic_node
 
-DRAWS = 200_000
-P = torch.tensor([0.05, 0.30, 0.10, 0.35, 0.20, 0.0])
-Q = torch.tensor([0.40, 0.05, 0.30, 0.05, 0.10, 0.10])  # the drafter's ranking
-
-
-def emitted(decision, tokens: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
-    out = torch.empty(tokens.shape[0], dtype=torch.long)
-    hit = decision.chosen >= 0
-    out[hit] = tokens[hit, decision.chosen[hit]]
-    out[~hit] = torch.multinomial(decision.residual[~hit], 1, generator=rng)[:, 0]
-    return out
-
-
-def run(rule, tokens: torch.Tensor, rng) -> torch.Tensor:
-    batch, m = tokens.shape
-    p_rows, q_rows = P.expand(batch, -1), Q.expand(batch, -1)
-    decision = rule(p_rows, q_rows, tokens, torch.rand(batch, m, generator=rng))
-    return torch.bincount(emitted(decision, tokens, rng), minlength=P.numel())
-
 
 @pytest.mark.parametrize("m", [1, 2, 3, 4])
-def test_top_k_children_emit_p(m, chi2):
+def test_top_k_children_emit_p(m, node_law):
+    q = node_law.PROPOSALS["far"]  # the drafter's ranking
     rng = torch.Generator().manual_seed(m)
-    tokens = Q.topk(m).indices.expand(DRAWS, -1)  # (DRAWS, m): the same children every time
-    counts = run(deterministic_node, tokens, rng)
-    assert chi2(counts, P) > 1e-3, f"top-{m}: {counts.tolist()} vs p={P.tolist()}"
+    tokens = q.topk(m).indices.expand(node_law.DRAWS, -1)  # (DRAWS, m): the same every time
+    node_law.assert_follows_p(node_law.counts(deterministic_node, q, tokens, rng), f"top-{m}")
 
 
-def test_any_children_emit_p_repeats_included(chi2):
+def test_any_children_emit_p_repeats_included(node_law):
     rng = torch.Generator().manual_seed(9)
-    tokens = torch.randint(0, P.numel(), (DRAWS, 4), generator=rng)  # repeats, p = 0 tokens
-    assert chi2(run(deterministic_node, tokens, rng), P) > 1e-3
+    p = node_law.P
+    tokens = torch.randint(0, p.numel(), (node_law.DRAWS, 4), generator=rng)  # repeats, p = 0
+    counts = node_law.counts(deterministic_node, node_law.PROPOSALS["far"], tokens, rng)
+    node_law.assert_follows_p(counts, "random children")
 
 
-def test_negative_control_top_k_children_verified_as_sampled_fail(chi2):
+def test_negative_control_top_k_children_verified_as_sampled_fail(node_law):
     rng = torch.Generator().manual_seed(0)
-    tokens = Q.topk(2).indices.expand(DRAWS, -1)
-    assert chi2(run(specinfer_node, tokens, rng), P) < 1e-3, "q-based rules need sampled children"
+    q = node_law.PROPOSALS["far"]
+    tokens = q.topk(2).indices.expand(node_law.DRAWS, -1)
+    counts = node_law.counts(specinfer_node, q, tokens, rng)
+    node_law.assert_detected(counts, "q-based rules need sampled children")
 
 
 def test_walks_a_tree_and_marks_never_reached_nodes():

@@ -14,9 +14,12 @@ sampler, read from the sampler's `draft:<kind>` tag (`drafters.proposal`):
   tokens are spent per target token.
 - trie (slrs): per target position the drafter expands a trie of its tokens whose
   concatenation stays a prefix of some target token (`slrs_width` children per node,
-  `slrs_depth` levels, one tree-attention forward per level), then walks it with the rng;
-  the stop node's string is the draft token and the trie goes to the sampler
-  (`extra["slrs_tries"]`), which computes the proposal law from it.
+  `slrs_depth` levels, one tree-attention forward per level over that level's new nodes
+  only, `drafters.tree.LevelExpander`), then walks it with the rng; the stop node's string
+  is the draft token and the trie goes to the sampler (`extra["slrs_tries"]`), which
+  computes the proposal law from it. The walked path's cache entries and distribution
+  are kept from the trie's forwards, so the next position feeds only the path's tokens
+  the trie did not expand (usually none).
 
 Alignment across rounds (`drafters.alignment.TokenStream`): the drafter keeps its own ids
 for the committed text; each round it keeps the drafted tokens the target confirmed and
@@ -29,6 +32,7 @@ Registered as `cross_tokenizer` with tags cross_vocab, model and the draft kinds
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import SimpleNamespace
 
 import torch
 
@@ -38,8 +42,9 @@ from playground.drafters.alignment import ByteCodec, TokenStream, codec_for
 from playground.drafters.base import DRAFTERS, DrafterContext
 from playground.drafters.model import ModelDrafter
 from playground.drafters.proposal import TEXT, TOKEN, TRIE, proposal_kind
+from playground.drafters.tree import LevelExpander
 from playground.engine import cache as kv
-from playground.engine.tree import Draft, tree_attention_inputs
+from playground.engine.tree import Draft
 from playground.errors import ConfigError
 from playground.models.handle import ModelHandle
 from playground.models.vocab import printable, text_of_bytes
@@ -145,52 +150,63 @@ class CrossTokenizerDrafter(ModelDrafter):
     def _trie(self, logits, num_draft_tokens, schedule, rng) -> tuple[Draft, list[int]]:
         drafted, tokens, tries = [], [], []
         q_root = self._probs(logits)  # (drafter_vocab,)
-        for position in range(1, num_draft_tokens + 1):
-            trie = self._expand(q_root)
-            node = int(walk(trie, rng)[0])
-            if trie.target_ids[node] < 0:
-                break
-            path = trie.path(node)
-            tokens.append(trie.target_ids[node])
-            tries.append(trie)
-            drafted += path
-            if position == num_draft_tokens or not schedule.keep_drafting(position, None):
-                break
-            q_root = self._probs(self._forward(path))
+        try:
+            for position in range(1, num_draft_tokens + 1):
+                trie, fed, rows = self._expand(q_root)
+                node = int(walk(trie, rng)[0])
+                if trie.target_ids[node] < 0:
+                    break
+                path = trie.path(node)
+                tokens.append(trie.target_ids[node])
+                tries.append(trie)
+                drafted += path
+                if position == num_draft_tokens or not schedule.keep_drafting(position, None):
+                    break
+                q_root = self._advance(trie, node, fed, rows)
+        finally:
+            kv.truncate(self.cache, len(self.cached_ids))  # drop the last trie's levels
         draft = Draft.chain(torch.tensor(tokens, dtype=torch.long))
         draft.extra["slrs_tries"] = tries
         return draft, drafted
 
-    def _expand(self, q_root: torch.Tensor) -> StringTrie:
-        return expand_trie(
+    def _expand(self, q_root: torch.Tensor) -> tuple[StringTrie, list[int], dict]:
+        """The position's trie; its expanded nodes stay in the cache after `cached_ids`
+        (`fed`, in slot order) with their distributions (`rows`), for `_advance`."""
+        expander = LevelExpander(self, prefix_len=len(self.cached_ids) - 1)
+        rows: dict[int, torch.Tensor] = {}
+
+        def probs_after(trie: StringTrie, nodes: list[int]) -> list[torch.Tensor]:
+            # one tree forward over the new level only; earlier levels are in the cache
+            view = SimpleNamespace(
+                tokens=trie.drafter_tokens, parents=[p if p > 0 else -1 for p in trie.parents]
+            )
+            probs = list(expander(view, nodes).probs)  # per node: (drafter_vocab,)
+            rows.update(zip(nodes, probs, strict=True))
+            return probs
+
+        trie = expand_trie(
             q_root,
-            self._tree_probs,
+            probs_after,
             self.drafter_codec.token_bytes,
             self.target_codec,
             self.width,
             self.depth,
         )
+        return trie, expander.fed, rows
 
-    @torch.inference_mode()
-    def _tree_probs(self, trie: StringTrie, nodes: list[int]) -> list[torch.Tensor]:
-        """The drafter's processed distribution after each node's path: one tree forward."""
-        members = sorted({a for n in nodes for a in _ancestors(trie, n)})
-        index = {node: i for i, node in enumerate(members)}
-        parents = [index.get(trie.parents[n], -1) for n in members]
-        tree = Draft(
-            tokens=torch.tensor([trie.drafter_tokens[n] for n in members]),
-            parents=torch.tensor(parents, dtype=torch.long),
-        )
-        handle, prefix = self.handle, kv.cache_length(self.cache)
-        kv.truncate(self.cache, prefix - 1)  # re-feed the last token as the tree's root
-        inputs = tree_attention_inputs(tree, prefix - 1, handle.dtype, handle.device, handle.config)
-        ids = [self.cached_ids[-1], *tree.tokens.tolist()]
-        input_ids = torch.tensor([ids], device=handle.device)  # (1, 1 + members)
-        out = handle.model(input_ids=input_ids, past_key_values=self.cache, **inputs)
-        kv.truncate(self.cache, prefix)
-        logits = out.logits[0, 1:].float().cpu()  # (members, drafter_vocab)
-        probs = self.processor(logits).probs  # (members, drafter_vocab)
-        return [probs[index[n]] for n in nodes]
+    def _advance(self, trie: StringTrie, node: int, fed: list[int], rows: dict) -> torch.Tensor:
+        """Move the drafter past `node`'s path: keep the path's entries the trie's tree
+        forwards left in the cache, feed only the rest; the distribution after the path."""
+        slots = {n: i for i, n in enumerate(fed)}
+        nodes = _ancestors(trie, node)[::-1]  # root's child first
+        kept = 0
+        while kept < len(nodes) and nodes[kept] in slots:
+            kept += 1
+        base = len(self.cached_ids)
+        kv.keep(self.cache, base, [base + slots[n] for n in nodes[:kept]])
+        self.cached_ids.extend(trie.drafter_tokens[n] for n in nodes[:kept])
+        rest = [trie.drafter_tokens[n] for n in nodes[kept:]]
+        return self._probs(self._forward(rest)) if rest else rows[node]
 
 
 def expand_trie(

@@ -187,9 +187,7 @@ def test_slem_greedy_on_the_real_pair_equals_plain_greedy(prompt):
     assert fast.token_ids == plain.token_ids, f"first difference at {n}, logit gap {gap}"
 
 
-def test_trie_forward_matches_plain_forwards_along_each_path():
-    """SLRS expands its trie with one tree-attention forward per level; each node's
-    distribution must be the drafter's after that node's path, fed plainly."""
+def trie_drafter():
     spec = SpecConfig(
         drafter="cross_tokenizer",
         drafter_model="tiny:drafter-char",
@@ -200,17 +198,50 @@ def test_trie_forward_matches_plain_forwards_along_each_path():
     drafter = build_engine(tiny("target"), spec, config, load=load_model).drafter
     context = tiny("target").encode(PROMPT)
     drafter.start(context)
-    ids = drafter.stream.sync(context)
+    ids = list(drafter.stream.sync(context))
     q_root = drafter._probs(drafter._forward(drafter._sync(ids)))
-    trie = drafter._expand(q_root)
+    return drafter, ids, q_root
+
+
+def plain_probs(drafter, ids: list[int]) -> torch.Tensor:
+    with torch.inference_mode():
+        logits = drafter.handle.model(torch.tensor([ids])).logits[0, -1].float()
+    return drafter._probs(logits)  # (drafter_vocab,)
+
+
+def test_trie_forward_matches_plain_forwards_along_each_path():
+    """SLRS expands its trie with one tree-attention forward per level, over that level's
+    new nodes only; each node's distribution must be the drafter's after that node's
+    path, fed plainly, and the cache holds the context then the expanded nodes."""
+    drafter, ids, q_root = trie_drafter()
+    trie, fed, rows = drafter._expand(q_root)
     nodes = [n for n in range(1, trie.num_nodes) if trie.children[n]]
     assert nodes, "the trie has expanded levels"
-    model = drafter.handle.model
     for node in nodes:
-        path = list(ids) + trie.path(node)
-        with torch.inference_mode():
-            logits = model(torch.tensor([path])).logits[0, -1].float()
+        expected = plain_probs(drafter, ids + trie.path(node))
         child = trie.children[node][0]
-        expected = drafter._probs(logits)[trie.drafter_tokens[child]]
-        assert float(expected) == pytest.approx(trie.edge_q[child], rel=1e-3, abs=1e-6)
-    assert len(drafter.cached_ids) == drafter.cache.get_seq_length(), "cache restored"
+        assert float(expected[trie.drafter_tokens[child]]) == pytest.approx(
+            trie.edge_q[child], rel=1e-3, abs=1e-6
+        )
+        assert torch.allclose(rows[node], expected, rtol=1e-3, atol=1e-6)
+    assert sorted(fed) == sorted(rows) and set(nodes) <= set(fed)
+    assert drafter.cache.get_seq_length() == len(drafter.cached_ids) + len(fed)
+
+
+@pytest.mark.parametrize("deepest", [True, False])
+def test_advancing_along_a_walked_path_reuses_the_trie_forwards(deepest):
+    """After the walk the drafter keeps the path's cache entries from the trie's forwards
+    and feeds only what the trie did not expand: its cache and next distribution must be
+    those of a plain forward along the path."""
+    drafter, ids, q_root = trie_drafter()
+    trie, fed, rows = drafter._expand(q_root)
+    leaves = [n for n in range(1, trie.num_nodes) if not trie.children[n]]
+    node = max(leaves, key=lambda n: len(trie.path(n))) if deepest else fed[0]
+    assert (node in fed) is not deepest, "one case feeds a rest, the other reuses all"
+    q_next = drafter._advance(trie, node, fed, rows)
+    path = ids + trie.path(node)
+    assert drafter.cached_ids == path
+    assert drafter.cache.get_seq_length() == len(path), "only the path stays in the cache"
+    assert torch.allclose(q_next, plain_probs(drafter, path), rtol=1e-3, atol=1e-6)
+    after = drafter._probs(drafter._forward([ids[-1]]))  # one more token through the cache
+    assert torch.allclose(after, plain_probs(drafter, path + [ids[-1]]), rtol=1e-3, atol=1e-6)

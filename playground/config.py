@@ -333,6 +333,15 @@ class ChoiceKnob(Knob):
         return name
 
 
+DRAFTER_QUANT = ChoiceKnob(
+    "drafter_quant", "none", 0, 1,
+    "drafter models only (never the target): int8 runs a private copy with int8 linear "
+    "layers (faster drafts, same lossless output)",
+    choices=("none", "int8"),
+)
+OPTION_KNOBS[DRAFTER_QUANT.name] = DRAFTER_QUANT
+
+
 TYPICAL_EPSILON = Knob(
     "typical_epsilon", 0.09, 0.0, 1.0,
     "typical acceptance: hard threshold ε of p(x) > min(ε, δ·exp(-H(p))); Medusa's default",

@@ -9,12 +9,13 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 
-from playground.config import GenerationConfig, SpecConfig
+from playground.config import DRAFTER_QUANT, GenerationConfig, SpecConfig, read_option
 from playground.drafters import DRAFTERS, DrafterContext
 from playground.engine.loop import Engine
 from playground.engine.speed import install_fast_kernels
 from playground.errors import IncompatibleError
 from playground.models.handle import ModelHandle
+from playground.models.quantize import int8_drafter
 from playground.samplers import SAMPLERS
 from playground.schedules import SCHEDULES
 
@@ -69,13 +70,15 @@ def make_sampler(spec: SpecConfig):
     return factory(spec) if takes_spec else factory()
 
 
-def _fast(load: Callable[[str], ModelHandle]) -> Callable[[str], ModelHandle]:
-    """`load`, with drafter models on the engine's CPU kernels (`engine.speed`)."""
+def _fast(load: Callable[[str], ModelHandle], spec: SpecConfig) -> Callable[[str], ModelHandle]:
+    """`load`, with drafter models on the engine's CPU kernels (`engine.speed`), or int8
+    copies of them when the option `drafter_quant` says so (`models.quantize`)."""
+    quant = read_option(spec.options, DRAFTER_QUANT)
 
     def load_fast(name: str) -> ModelHandle:
         handle = load(name)
         install_fast_kernels(handle.model)
-        return handle
+        return int8_drafter(handle) if quant == "int8" else handle
 
     return load_fast
 
@@ -99,7 +102,7 @@ def build_engine(
 
             return load_model(name, device=target.device, dtype=target.dtype)
 
-    ctx = DrafterContext(target=target, spec=spec, config=config, load=_fast(load))
+    ctx = DrafterContext(target=target, spec=spec, config=config, load=_fast(load, spec))
     drafter = DRAFTERS.get(spec.drafter).factory(ctx)
     sampler = make_sampler(spec)
     schedule = SCHEDULES.get(spec.schedule).factory(spec)

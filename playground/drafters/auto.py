@@ -56,7 +56,10 @@ from playground.schedules.base import Schedule
 logger = logging.getLogger(__name__)
 
 PLAIN = "plain"
-SOURCES = ("prompt_lookup", "layer_skip", "token_recycling")
+SOURCES = ("prompt_lookup", "layer_skip", "token_recycling")  # the default arms
+# also accepted in `auto_drafters`: the worst case, whose drafts are always rejected, to
+# measure what calibration and re-probing cost when nothing pays
+EXTRA_SOURCES = ("random",)
 TREE_BUDGETS = (4, 8, 16)
 SWITCH_MARGIN = 1.05
 SEARCH_SHARE = 0.05  # most of the remaining decode time the layer search may take
@@ -232,10 +235,11 @@ def auto_sources(ctx: DrafterContext) -> list[str]:
     """Sources from the option `auto_drafters` ("prompt_lookup+layer_skip+..."), checked."""
     text = str(ctx.spec.options.get("auto_drafters", "+".join(SOURCES)))
     names = [n for n in text.replace(",", "+").split("+") if n]
-    unknown = sorted(set(names) - set(SOURCES))
+    known = SOURCES + EXTRA_SOURCES
+    unknown = sorted(set(names) - set(known))
     if unknown:
         raise ConfigError(
-            f"auto_drafters: unknown {', '.join(unknown)}; choose from " + ", ".join(SOURCES)
+            f"auto_drafters: unknown {', '.join(unknown)}; choose from " + ", ".join(known)
         )
     if "trees" not in SAMPLERS.get(ctx.spec.sampler).tags:
         names = [n for n in names if n != "token_recycling"]  # its drafts are trees

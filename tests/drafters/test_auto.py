@@ -149,3 +149,17 @@ def test_misses_cost_a_plain_round_so_they_never_make_a_source_worse_than_plain(
         stats.record(4, 0, 0, 0.0)
     mixed = stats.predict(4, 1.0, curve)
     assert 1.0 < mixed < hit_only
+
+
+def test_a_source_that_is_always_rejected_is_dropped_after_calibration():
+    """auto_drafters=random: drafts are (almost) never accepted, so after its probe rounds
+    auto decodes plainly, drafting again only in the periodic re-probes."""
+    plain = build_engine(tiny(), None, GenerationConfig(max_new_tokens=120, stop_at_eos=False))
+    auto = engine(120, options={"auto_drafters": "random", "auto_reprobe": 16})
+    steps = list(auto.stream(PROMPT))
+    assert [t for s in steps for t in s.emitted] == plain.run(PROMPT).token_ids
+    drafting = [s.index for s in steps if s.num_draft_tokens]
+    probes = auto.drafter.probe_rounds
+    assert drafting[:probes] == list(range(1, probes + 1)), "calibration after one plain round"
+    later = drafting[probes:]
+    assert len(later) <= len(steps) // 16 + 1, f"only re-probes draft later, got {later}"

@@ -108,7 +108,8 @@ OPTION_KNOBS: dict[str, Knob] = {
 }
 
 
-# Cheap drafters and dynamic draft length: layer_skip, token_recycling, confidence, disco, auto.
+# Cheap drafters and dynamic draft length: layer_skip, token_recycling, lookup_tree, confidence,
+# disco, auto.
 SEARCH_WINDOW = Knob(
     "search_window", 64, 8, 4096,
     "context tokens the layer_skip search scores each candidate layer set on", integer=True,
@@ -131,6 +132,11 @@ DISCO_THRESHOLD = Knob(
     "disco_threshold", 0.5, 0.0, 1.0,
     "DISCO stops a draft once its predicted acceptance of the last drafted token is lower",
 )
+LOOKUP_MATCHES = Knob(
+    "lookup_matches", 4, 1, 64,
+    "earlier occurrences of the matched n-gram whose continuations lookup_tree branches into",
+    integer=True,
+)
 AUTO_PROBE_ROUNDS = Knob(
     "auto_probe_rounds", 2, 1, 64, "rounds auto measures each candidate for before choosing",
     integer=True,
@@ -143,8 +149,8 @@ OPTION_KNOBS.update(
     {
         k.name: k
         for k in (
-            SEARCH_WINDOW, SEARCH_ROWS, RECYCLE_TOP, CONFIDENCE_THRESHOLD, DISCO_THRESHOLD,
-            AUTO_PROBE_ROUNDS, AUTO_REPROBE,
+            SEARCH_WINDOW, SEARCH_ROWS, RECYCLE_TOP, LOOKUP_MATCHES, CONFIDENCE_THRESHOLD,
+            DISCO_THRESHOLD, AUTO_PROBE_ROUNDS, AUTO_REPROBE,
         )
     }
 )
@@ -167,6 +173,13 @@ TREE_WIDTH = Knob(
     integer=True,
 )
 OPTION_KNOBS.update({k.name: k for k in (TREE_BUDGET, TREE_DEPTH, TREE_WIDTH)})
+
+
+# Options whose values are text, read by their registry entry (not bounded knobs).
+TEXT_OPTIONS = {
+    "auto_drafters": "sources `auto` measures, joined with + (e.g. prompt_lookup+layer_skip)",
+    "calibration_text": "text the pruned drafter counts token frequencies on",
+}
 
 
 def read_option(options: dict[str, Any], knob: Knob) -> Any:

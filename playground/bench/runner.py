@@ -23,7 +23,7 @@ from playground.analysis.metrics import (
 from playground.analysis.quality import score
 from playground.bench.baselines import HF_METHODS, run_hf
 from playground.bench.prompts import Prompt
-from playground.config import OPTION_KNOBS, GenerationConfig, SpecConfig
+from playground.config import OPTION_KNOBS, TEXT_OPTIONS, GenerationConfig, SpecConfig
 from playground.engine.build import build_engine
 from playground.errors import ConfigError
 from playground.models.handle import ModelHandle
@@ -69,8 +69,9 @@ def parse_method(text: str) -> Method:
             raise ConfigError(f"method {text!r}: expected key=value pairs, got {item!r}")
         fields[key.strip()] = _value(value.strip())
     label = str(fields.pop("label", text))
-    options = {key: fields.pop(key) for key in list(fields) if key in OPTION_KNOBS}
-    if options:  # drafter/sampler knobs (config.OPTION_KNOBS) go to SpecConfig.options
+    known = OPTION_KNOBS.keys() | TEXT_OPTIONS.keys()
+    options = {key: fields.pop(key) for key in list(fields) if key in known}
+    if options:  # drafter/sampler knobs and text options go to SpecConfig.options
         fields["options"] = options
     return Method(label, spec=SpecConfig.from_dict(fields))
 

@@ -66,3 +66,8 @@ def test_aggregate_bound_weights_prompts_like_the_aggregate_speedup():
     # zero-overhead times 1/4 + 3/2 against plain's 4 s
     assert spec.bound == pytest.approx(4 / (0.25 + 1.5))
     assert spec.speedup == pytest.approx(2.0)
+
+
+def test_text_options_reach_spec_options():
+    method = parse_method("drafter=auto,sampler=greedy,auto_drafters=random,label=a")
+    assert method.spec.options == {"auto_drafters": "random"}

@@ -3,8 +3,10 @@
 The last n tokens of the context (n from `ngram_max` down to `ngram_min`, longest
 first) are looked up among earlier n-grams of the prompt and the text so far; the tokens
 that followed the most recent earlier occurrence become the draft. No model runs, so the
-draft is deterministic (q_draft is one-hot). An index of n-gram → latest end position is
-updated incrementally, so a round costs O(ngram_max) dictionary look-ups, not a scan.
+draft is deterministic (q_draft is one-hot). An index of n-gram → end positions (oldest
+first) is updated incrementally, so a round costs O(ngram_max) dictionary look-ups, not a
+scan. `NgramIndex.matches` also lists the earlier occurrences, which the `lookup_tree`
+drafter turns into branches.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from playground.schedules.base import Schedule
 class NgramIndex:
     def __init__(self, ngram_min: int, ngram_max: int):
         self.sizes = range(ngram_min, ngram_max + 1)
-        self.latest: dict[tuple[int, ...], int] = {}  # n-gram -> index of its last token
+        self.ends: dict[tuple[int, ...], list[int]] = {}  # n-gram -> its last tokens' indices
         self.indexed = 0  # n-grams ending before this position are indexed
 
     def extend(self, context: list[int]) -> None:
@@ -27,17 +29,25 @@ class NgramIndex:
         for end in range(self.indexed, len(context) - 1):
             for n in self.sizes:
                 if end + 1 >= n:
-                    self.latest[tuple(context[end + 1 - n : end + 1])] = end
+                    self.ends.setdefault(tuple(context[end + 1 - n : end + 1]), []).append(end)
         self.indexed = max(self.indexed, len(context) - 1)
 
     def lookup(self, context: list[int], max_tokens: int) -> list[int]:
         for n in reversed(self.sizes):
             if len(context) < n:
                 continue
-            end = self.latest.get(tuple(context[-n:]))
-            if end is not None:
-                return context[end + 1 : end + 1 + max_tokens]
+            ends = self.ends.get(tuple(context[-n:]))
+            if ends:
+                return context[ends[-1] + 1 : ends[-1] + 1 + max_tokens]
         return []
+
+    def matches(self, context: list[int], n: int, max_tokens: int, most: int) -> list[list[int]]:
+        """What followed the `most` latest earlier occurrences of the last n tokens, latest
+        first (each at most `max_tokens` long)."""
+        if len(context) < n:
+            return []
+        ends = self.ends.get(tuple(context[-n:]), [])
+        return [context[end + 1 : end + 1 + max_tokens] for end in reversed(ends[-most:])]
 
 
 @DRAFTERS.register(

@@ -137,6 +137,12 @@ LOOKUP_MATCHES = Knob(
     "earlier occurrences of the matched n-gram whose continuations lookup_tree branches into",
     integer=True,
 )
+TREE_TRIM = Knob(
+    "tree_trim", 1, 0, 1,
+    "1: lookup_tree drafts only the nodes that pay under its measured verify cost (up to "
+    "tree_budget); 0: always tree_budget nodes (for comparisons at equal target cost)",
+    integer=True,
+)
 AUTO_PROBE_ROUNDS = Knob(
     "auto_probe_rounds", 2, 1, 64, "rounds auto measures each candidate for before choosing",
     integer=True,
@@ -149,8 +155,8 @@ OPTION_KNOBS.update(
     {
         k.name: k
         for k in (
-            SEARCH_WINDOW, SEARCH_ROWS, RECYCLE_TOP, LOOKUP_MATCHES, CONFIDENCE_THRESHOLD,
-            DISCO_THRESHOLD, AUTO_PROBE_ROUNDS, AUTO_REPROBE,
+            SEARCH_WINDOW, SEARCH_ROWS, RECYCLE_TOP, LOOKUP_MATCHES, TREE_TRIM,
+            CONFIDENCE_THRESHOLD, DISCO_THRESHOLD, AUTO_PROBE_ROUNDS, AUTO_REPROBE,
         )
     }
 )
@@ -179,6 +185,8 @@ OPTION_KNOBS.update({k.name: k for k in (TREE_BUDGET, TREE_DEPTH, TREE_WIDTH)})
 TEXT_OPTIONS = {
     "auto_drafters": "sources `auto` measures, joined with + (e.g. prompt_lookup+layer_skip)",
     "calibration_text": "text the pruned drafter counts token frequencies on",
+    "tree": "how tree drafters grow their tree, e.g. static:3-2-1 or dynamic:8 "
+    "(drafters.tree_spec)",
 }
 
 

@@ -3,7 +3,8 @@
 # Usage: bash scripts/figures.sh [section ...]   (default: all sections, in this order)
 # Run on a quiet machine; each section writes bench-out/NAME.{md,csv,html} and its table
 # into README.md between <!-- bench:NAME --> markers. Sections: quick full full-t1 pair
-# cheap cheap-t1 schedules auto-random prune lossy verify-cost profile rdk simulate
+# cheap cheap-t1 trees trees-t1 schedules auto-random prune lossy verify-cost profile rdk
+# simulate
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
@@ -12,8 +13,8 @@ SMOL=bundled:smollm2-135m-instruct
 X="drafter=cross_tokenizer,drafter_model=$SMOL,schedule=fixed,num_draft_tokens=3"
 LS="schedule=fixed,num_draft_tokens=3"
 sections=("$@")
-[ ${#sections[@]} -eq 0 ] && sections=(quick full full-t1 pair cheap cheap-t1 schedules \
-    auto-random prune lossy verify-cost profile rdk simulate)
+[ ${#sections[@]} -eq 0 ] && sections=(quick full full-t1 pair cheap cheap-t1 trees trees-t1 \
+    schedules auto-random prune lossy verify-cost profile rdk simulate)
 for s in "${sections[@]}"; do
   echo "== $s ($(date -u +%H:%M))"
   case $s in
@@ -22,6 +23,7 @@ for s in "${sections[@]}"; do
         --method hf_prompt_lookup:10 \
         --method drafter=prompt_lookup,sampler=greedy,label=prompt_lookup \
         --method drafter=token_recycling,sampler=tree_greedy,label=token_recycling \
+        --method drafter=lookup_tree,sampler=tree_greedy,label=lookup_tree \
         --method drafter=auto,sampler=greedy,label=auto ;;
     full-t1) $BENCH --prompts speclab --per-category 3 --name full-t1 --temperature 1 \
         --max-new-tokens 64 --method hf --method hf_prompt_lookup:10 \
@@ -46,6 +48,31 @@ for s in "${sections[@]}"; do
         --method drafter=token_recycling,sampler=$TV,label=token_recycling \
         --method drafter=prompt_lookup,sampler=$V,label=prompt_lookup \
         --method drafter=auto,sampler=$([ $T = 0 ] && echo greedy || echo specinfer),label=auto ;;
+    trees)  # chain vs static vs dynamic tree at equal target cost (4 and 8 draft nodes)
+      S="drafter=layer_skip,layers=0-11+15-17,sampler=greedy,schedule=fixed"
+      T="drafter=layer_skip_tree,layers=0-11+15-17,sampler=tree_greedy,schedule=fixed"
+      $BENCH --prompts quick --name trees --max-new-tokens 64 \
+        --method $S,num_draft_tokens=4,label=skip-chain-4 \
+        --method $T,num_draft_tokens=4,tree=static:2-1-1-1,tree_budget=4,label=skip-static-4 \
+        --method $T,num_draft_tokens=4,tree=dynamic:4,label=skip-dynamic-4 \
+        --method $S,num_draft_tokens=8,label=skip-chain-8 \
+        --method $T,num_draft_tokens=8,tree=static:2-2-1-1,tree_budget=8,label=skip-static-8 \
+        --method $T,num_draft_tokens=8,tree=dynamic:8,label=skip-dynamic-8 \
+        --method $T,num_draft_tokens=8,tree=dynamic:8,keep_fraction=0.1,label=skip-pruned-dynamic-8 \
+        --method drafter=prompt_lookup,sampler=greedy,schedule=fixed,num_draft_tokens=4,label=pld-chain-4 \
+        --method drafter=lookup_tree,sampler=tree_greedy,schedule=fixed,num_draft_tokens=4,tree_budget=4,tree_trim=0,label=lookup-tree-4 \
+        --method drafter=prompt_lookup,sampler=greedy,schedule=fixed,num_draft_tokens=8,label=pld-chain-8 \
+        --method drafter=lookup_tree,sampler=tree_greedy,schedule=fixed,num_draft_tokens=8,tree_budget=8,tree_trim=0,label=lookup-tree-8 ;;
+    trees-t1)
+      S="drafter=layer_skip,layers=0-11+15-17,sampler=speculative,schedule=fixed"
+      T="drafter=layer_skip_tree,layers=0-11+15-17,schedule=fixed"
+      $BENCH --prompts quick --name trees-t1 --temperature 1 --max-new-tokens 64 \
+        --method $S,num_draft_tokens=4,label=skip-chain-4 \
+        --method $T,sampler=specinfer,num_draft_tokens=4,tree=sample:2-1-1-1,tree_budget=4,label=skip-sampled-4 \
+        --method $T,sampler=tree_deterministic,num_draft_tokens=4,tree=dynamic:4,label=skip-dynamic-4 \
+        --method $S,num_draft_tokens=8,label=skip-chain-8 \
+        --method $T,sampler=specinfer,num_draft_tokens=8,tree=sample:2-2-1-1,tree_budget=8,label=skip-sampled-8 \
+        --method $T,sampler=tree_deterministic,num_draft_tokens=8,tree=dynamic:8,label=skip-dynamic-8 ;;
     schedules) $BENCH --prompts quick --name schedules --max-new-tokens 32 \
         --method drafter=prompt_lookup,sampler=greedy,schedule=fixed,num_draft_tokens=4,label=pld-fixed \
         --method drafter=prompt_lookup,sampler=greedy,schedule=heuristic,label=pld-heuristic \

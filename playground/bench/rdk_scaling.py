@@ -18,6 +18,7 @@ import torch
 
 from playground.config import RDK_MIX, RDK_SHARPNESS, RDK_TOP
 from playground.samplers.rdk import AffinityKernel
+from playground.samplers.rdk_linear import LinearAffinityKernel
 
 HIDDEN = 640
 
@@ -29,14 +30,14 @@ def kernel_for(size: int, keep: float, linear: bool, top: int, seed: int = 0):
     kept = torch.randperm(size, generator=g)[: max(1, int(size * keep))]
     receives = torch.ones(size, dtype=torch.bool)
     receives[kept] = False
-    kernel = AffinityKernel(
+    kernel_type = LinearAffinityKernel if linear else AffinityKernel
+    kernel = kernel_type(
         embeddings=embeddings,
         inv_norms=1.0 / embeddings.norm(dim=-1),
         receives=receives,
         mix=RDK_MIX.default,
         sharpness=RDK_SHARPNESS.default,
         top=top,
-        linear=linear,
     )
     q_prime = torch.zeros(1, size)  # (1, N)
     q_prime[0, kept] = torch.randn(len(kept), generator=g).softmax(dim=0)

@@ -1,7 +1,7 @@
 """`auto`: measure what pays on this machine and this text, then draft that (or nothing).
 
-A drafter, not a schedule, because it chooses *which* proposal source runs (prompt
-lookup, token recycling, layer skipping at the depth `layer_search` finds best) as well
+A drafter, not a schedule, because it chooses *which* proposal source runs (the lookup
+tree, prompt lookup, layer skipping at the depth `layer_search` finds best) as well
 as how much it drafts, and because only a drafter sees both its own drafting time
 (inside `propose`) and the verify time (from `propose` returning to `observe`). It picks
 its own length, so the configured schedule is not consulted; its bound is
@@ -9,10 +9,13 @@ its own length, so the configured schedule is not consulted; its bound is
 
 1. Calibrate, on the first rounds of a run: one plain round (the cost unit, one target
    forward; drafts that find nothing add more), then `auto_probe_rounds` rounds each of
-   prompt lookup at the bound and token recycling at tree budgets 4 and 8, and the layer
-   search, whose predicted acceptance and cost become the layer-skip source's prior (it
-   drafts for real only if predicted to win). The search (about search_window / 16 +
-   search_rows / 8 + 2 target forwards) runs only when that is at most `SEARCH_SHARE` of
+   the lookup tree at budget 16 (it cuts its tree to the nodes that pay under the
+   measured verify curve, `lookup_tree.best_prefix`, so it needs no other budget), prompt
+   lookup at the bound (token recycling, if asked for: budgets 4 and 8), one round of
+   4 tokens of each model source (`random`; `layer_skip` after its layer search, whose
+   predicted acceptance and cost become its prior, if the search runs at all). The
+   search (about search_window / 16 + search_rows / 8 + 2 target forwards) runs only
+   when that is at most `SEARCH_SHARE` of
    the decode time left, judged from the best source measured so far: on Gemma 3 270M
    with the defaults, from about 160 tokens left.
 2. Choose the (source, size) with the highest predicted speedup
@@ -24,11 +27,13 @@ its own length, so the configured schedule is not consulted; its bound is
    predicted within 10% of the best) drafts one round, so a text that turns repetitive
    (or stops being so) moves the choice. Predictions use the last 16 rounds per source.
 
-Token recycling joins only when the sampler verifies trees; its table learns from every
-round whichever source drafted. "auto" means `SpecConfig(drafter="auto",
-sampler="greedy")` at temperature 0 (the UI default) and `SpecConfig(drafter="auto",
-sampler="specinfer")` when sampling: SpecInfer verifies the layer-skip chains (with
-q_draft) and the deterministic chains and trees of the other sources (one-hot q).
+The tree sources (`lookup_tree`, and `token_recycling` when asked for in `auto_drafters`)
+join only when the sampler verifies trees; their size is a node budget, their depth the
+bound. Their recycling tables learn from every round whichever source drafted. "auto"
+means `SpecConfig(drafter="auto", sampler="greedy")` at temperature 0 (the UI default)
+and `SpecConfig(drafter="auto", sampler="specinfer")` when sampling: SpecInfer verifies
+the layer-skip chains (with q_draft) and the deterministic chains and trees of the other
+sources (one-hot q).
 """
 
 from __future__ import annotations
@@ -56,11 +61,20 @@ from playground.schedules.base import Schedule
 logger = logging.getLogger(__name__)
 
 PLAIN = "plain"
-SOURCES = ("prompt_lookup", "layer_skip", "token_recycling")  # the default arms
-# also accepted in `auto_drafters`: the worst case, whose drafts are always rejected, to
-# measure what calibration and re-probing cost when nothing pays
-EXTRA_SOURCES = ("random",)
+SOURCES = ("lookup_tree", "prompt_lookup", "layer_skip")  # the default arms
+# also accepted in `auto_drafters`: token recycling alone (lookup_tree's trees include its
+# branches), and the worst case, whose drafts are always rejected, to measure what
+# calibration and re-probing cost when nothing pays
+EXTRA_SOURCES = ("token_recycling", "random")
+TREE_SOURCES = ("lookup_tree", "token_recycling")  # their size is a node budget
 TREE_BUDGETS = (4, 8, 16)
+# Sources that cut their own tree to what pays under auto's verify curve: always asked for
+# the largest budget (`lookup_tree.best_prefix`).
+SELF_SIZING = ("lookup_tree",)
+# Sources that run a model: one probe round of `MODEL_PROBE` tokens, since a long probe of
+# a source that turns out useless costs several target forwards.
+MODEL_SOURCES = ("layer_skip", "random")
+MODEL_PROBE = 4
 SWITCH_MARGIN = 1.05
 SEARCH_SHARE = 0.05  # most of the remaining decode time the layer search may take
 CHEAP = 0.1  # drafting cost per token (in target forwards) below which re-probing is free
@@ -98,7 +112,7 @@ class AutoDrafter(Drafter):
         self.arms = {PLAIN: Arm(PLAIN, None, ArmStats())}
         for name, drafter in self.drafters.items():
             drafter.start(prompt_ids)
-            self.arms[name] = Arm(name, drafter, ArmStats(tree=name == "token_recycling"))
+            self.arms[name] = Arm(name, drafter, ArmStats(tree=name in TREE_SOURCES))
         self.prompt_len = len(prompt_ids)
         self.plan = self._calibration_plan()
         self.rounds = 0
@@ -107,10 +121,20 @@ class AutoDrafter(Drafter):
     def _calibration_plan(self) -> list[tuple[str, int]]:
         plan = [(PLAIN, 0)]  # the cost unit; drafts that find nothing add plain rounds too
         for name in self.sources:
-            tree = name == "token_recycling"
-            sizes = [s for s in TREE_BUDGETS[:2] if s <= self.bound] if tree else [self.bound]
-            plan += [(name, s) for s in sizes for _ in range(self.probe_rounds)]
+            if name in MODEL_SOURCES:
+                plan.append((name, min(MODEL_PROBE, self.bound)))
+                continue
+            plan += [(name, s) for s in self._sizes(name)[:2] for _ in range(self.probe_rounds)]
         return plan
+
+    def _sizes(self, name: str, cap: int | None = None) -> list[int]:
+        """The sizes source `name` is probed at: the bound for chains, node budgets for
+        trees (only the largest for the self-sizing ones)."""
+        cap = self.bound if cap is None else cap
+        if name not in TREE_SOURCES:
+            return [cap]
+        budgets = [b for b in TREE_BUDGETS if b <= cap] or [cap]
+        return budgets[-1:] if name in SELF_SIZING else budgets
 
     # ---- the round -------------------------------------------------------------------
 
@@ -122,8 +146,12 @@ class AutoDrafter(Drafter):
         self.current = (name, size)
         t0 = time.perf_counter()
         draft = Draft.empty()
-        if size > 0:
-            draft = self.arms[name].drafter.propose(context, size, self.keep, rng)
+        drafter = self.arms[name].drafter
+        if size > 0 and name in SELF_SIZING:  # size is its budget; as deep as allowed
+            depth = min(self.bound, remaining - 1)
+            draft = drafter.draft(context, depth, size, verify=self.verify.curve(size))
+        elif size > 0:
+            draft = drafter.propose(context, size, self.keep, rng)
         self.proposed_at = time.perf_counter()
         self.draft_seconds = self.proposed_at - t0
         return draft
@@ -225,7 +253,7 @@ class AutoDrafter(Drafter):
             cheap = stats.cost(self.verify.unit) < CHEAP
             if size and (cheap or speedup >= 0.9 * best_speedup):
                 if stats.tree:
-                    budgets = [b for b in TREE_BUDGETS if b <= cap] or [cap]
+                    budgets = self._sizes(name, cap)
                     size = budgets[(self.rounds // self.reprobe) % len(budgets)]
                 return name, size
         return self.choice
@@ -242,13 +270,13 @@ def auto_sources(ctx: DrafterContext) -> list[str]:
             f"auto_drafters: unknown {', '.join(unknown)}; choose from " + ", ".join(known)
         )
     if "trees" not in SAMPLERS.get(ctx.spec.sampler).tags:
-        names = [n for n in names if n != "token_recycling"]  # its drafts are trees
+        names = [n for n in names if n not in TREE_SOURCES]  # their drafts are trees
     return names
 
 
 @DRAFTERS.register(
     "auto",
-    summary="measures prompt lookup, token recycling and layer skipping on this text and "
+    summary="measures the lookup tree, prompt lookup and layer skipping on this text and "
     "machine, then drafts with the fastest (or not at all)",
     paper="SpecLab; speedup model of Leviathan et al. 2023 (arXiv 2211.17192), §3.4",
 )

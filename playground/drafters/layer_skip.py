@@ -15,8 +15,13 @@ Options (`SpecConfig.options`):
   the current text at the first round (`drafters.layer_search`, cost stated there).
 - `search_window`, `search_rows`: the search's probe.
 
-Registered twice over one class:
+Registered three times over one class:
 - `layer_skip`: the full LM head; any chain sampler (greedy, speculative, ...).
+- `layer_skip_tree`: the same drafter growing a token tree by the `tree` option
+  (`drafters.tree`); each level is one forward of the kept layers with tree attention
+  (`LayerSubset.run(..., tree=...)`), verified by the tree samplers. With `keep_tokens` /
+  `keep_fraction` its head is pruned as below; the tree samplers need no correction for
+  that (the drafts come from q itself, or from deterministic top-k).
 - `layer_skip_pruned`: the head cut to the `keep_tokens` / `keep_fraction` most frequent
   tokens, chosen as the `pruned` drafter chooses them (its only copied weights are those
   rows). Its distribution is zero outside the kept tokens, so it is verified like the
@@ -36,6 +41,8 @@ from playground.drafters.layer_search import Candidate, search_layers, widen
 from playground.drafters.layer_subset import LayerSubset, format_layers, parse_layers
 from playground.drafters.model import ModelDrafter
 from playground.drafters.proposal import KERNEL, TOKEN, proposal_kind
+from playground.drafters.tree import TREE_PAPERS, TreeDrafter, tree_drafter_over
+from playground.drafters.tree_spec import parse_tree_spec
 from playground.engine.logits import LogitsProcessor
 from playground.engine.tree import Draft
 from playground.models.handle import ModelHandle
@@ -101,11 +108,14 @@ class LayerSkipDrafter(ModelDrafter):
         self._use(best.layers)
         return best
 
+    def _sync(self, context: list[int]) -> list[int]:
+        if self.subset is None:
+            self.search(context)  # the first round of a text picks the layers
+        return super()._sync(context)
+
     def propose(
         self, context: list[int], num_draft_tokens: int, schedule: Schedule, rng: torch.Generator
     ) -> Draft:
-        if self.subset is None:
-            self.search(context)
         draft = super().propose(context, num_draft_tokens, schedule, rng)
         if self.kind is not None:
             draft.extra["proposal"] = self.kind
@@ -118,6 +128,14 @@ class LayerSkipDrafter(ModelDrafter):
         self.cached_ids.extend(ids)
         return widen(logits[None], self.keep_ids, self.target_vocab)[0]
 
+    @torch.inference_mode()
+    def _tree_logits(self, ids: list[int], inputs: dict) -> torch.Tensor:
+        """Tree nodes through the kept layers with the tree's masks and positions."""
+        subset = self.subset
+        hidden, _ = subset.run(subset.embed(ids), self.cache, len(self.cached_ids), tree=inputs)
+        logits = subset.logits(hidden[0]).cpu()  # (rows, head rows)
+        return widen(logits, self.keep_ids, self.target_vocab)  # (rows, target_vocab)
+
 
 @DRAFTERS.register(
     "layer_skip",
@@ -128,6 +146,30 @@ class LayerSkipDrafter(ModelDrafter):
 )
 def layer_skip_drafter(ctx: DrafterContext) -> LayerSkipDrafter:
     return LayerSkipDrafter(ctx.target, ctx)
+
+
+@DRAFTERS.register(
+    "layer_skip_tree",
+    summary="layer_skip grows a token tree, one forward of the kept layers per level "
+    "(option tree=static:3-2-1 | topk:K | dynamic:N | sample:… | gumbel_topk:… | beam:W | "
+    "chains:K)",
+    paper="Draft & Verify / SWIFT layer skipping, drafting the trees of " + TREE_PAPERS,
+    tags=("tree",),
+)
+def layer_skip_tree_drafter(ctx: DrafterContext) -> TreeDrafter:
+    from playground.config import KEEP_FRACTION, KEEP_TOKENS
+    from playground.drafters.pruned import calibration_keep_ids, keep_count
+
+    options = ctx.spec.options
+    parse_tree_spec(options)  # a bad spec fails before anything is built
+    keep_ids = None
+    if KEEP_TOKENS.name in options or KEEP_FRACTION.name in options:
+        # A pruned head: drafts only among the kept tokens, its q zero elsewhere. The tree
+        # samplers stay lossless (q is the distribution drafted from; the deterministic
+        # rules need no q), so no tli / rdk correction is needed here.
+        count = keep_count(options, ctx.target.vocab_size)
+        keep_ids = calibration_keep_ids(ctx.target, count, options.get("calibration_text"))
+    return tree_drafter_over(ctx, LayerSkipDrafter(ctx.target, ctx, keep_ids))
 
 
 @DRAFTERS.register(

@@ -124,14 +124,24 @@ class LayerSubset:
         layers: list[int] | None = None,
         collect: bool = False,
         clock: list[float] | None = None,
+        tree: dict[str, Any] | None = None,
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Run `layers` (default: the kept ones) on hidden (1, n, hidden) at positions
         start.. after `start` cached slots; the output, and with `collect` the input of
         every layer run plus the output (before the final norm). A `clock` list gets
-        `time.perf_counter()` appended before the first layer and after each one."""
+        `time.perf_counter()` appended before the first layer and after each one.
+
+        `tree`: the inputs `engine.tree.tree_attention_inputs` builds (an additive mask,
+        or one per layer type, and `position_ids`), used instead of the causal ones when
+        the rows are tree nodes."""
         n = hidden.shape[1]
-        positions = torch.arange(start, start + n, device=hidden.device)[None]  # (1, n)
-        masks = self._masks(start, n, hidden.dtype, hidden.device)
+        if tree is None:
+            positions = torch.arange(start, start + n, device=hidden.device)[None]  # (1, n)
+            masks = self._masks(start, n, hidden.dtype, hidden.device)
+        else:
+            positions = tree["position_ids"]  # (1, n)
+            mask = tree["attention_mask"]
+            masks = mask if isinstance(mask, dict) else dict.fromkeys(set(self.layer_types), mask)
         rotary = self._rotary(hidden, positions)
         seen: list[torch.Tensor] = []
         if clock is not None:

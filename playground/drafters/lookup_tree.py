@@ -13,9 +13,10 @@ Two train-free sources propose children for a node whose path from the root is P
   filled from every verified row); the children of a node carrying token t are M[t].
 
 Each child x gets an estimate p(x) of the probability that the target's argmax after
-P is x: for lookup, α(n, depth) · share, with α calibrated online as hits / Σ share over
-every verified node of that cell (from a rough prior, `ALPHA_PRIOR`, worth `PRIOR_WEIGHT`
-nodes); for recycling, the table's rank prior
+P is x (when sampling: that the target's draw is x): for lookup, α(n, depth) · share,
+with α calibrated online as hits / Σ share over every verified node of that cell (a hit
+counts 1 when the target's argmax is the node, or p(node) when sampling), from a rough
+prior, `ALPHA_PRIOR`, worth `PRIOR_WEIGHT` nodes; for recycling, the table's rank prior
 P(rank r); where both propose x, 1 - (1 - p_lookup)(1 - p_recycle). A node's score is
 the product of p along its path, the probability that greedy verification accepts it
 (siblings are exclusive, so the expected tokens per round is 1 + Σ scores). The tree is
@@ -26,6 +27,13 @@ effect the lookup continuation is the main branch while it is trusted, and recyc
 children fill in at the shallow nodes where it is most likely to fail; with no match the
 tree is token recycling's, with an empty table prompt lookup's branches.
 
+Trimming (`tree_trim`, on by default): the drafter times its own rounds (propose to
+observe: the target's verify forward) into a verify-cost curve (`auto_stats.VerifyCurve`)
+and drafts only the best-first prefix with the most expected tokens per unit of verify
+time (`best_prefix`): a long confident continuation is drafted whole, a guess that does
+not pay its extra rows is not drafted at all (a plain round). `tree_trim=0` always
+drafts `tree_budget` nodes (comparisons at equal target cost).
+
 Deterministic (q_draft None): verified by `greedy` / `tree_greedy` at temperature 0 and
 `tree_deterministic` (or `specinfer`) when sampling. The table and the α statistics are
 kept across runs of one drafter; the n-gram index is per run.
@@ -34,12 +42,14 @@ kept across runs of one drafter; the n-gram index is per run.
 from __future__ import annotations
 
 import heapq
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 
 import torch
 
-from playground.config import LOOKUP_MATCHES, RECYCLE_TOP, TREE_BUDGET, read_option
+from playground.config import LOOKUP_MATCHES, RECYCLE_TOP, TREE_BUDGET, TREE_TRIM, read_option
+from playground.drafters.auto_stats import VerifyCurve
 from playground.drafters.base import DRAFTERS, Drafter, DrafterContext
 from playground.drafters.prompt_lookup import NgramIndex
 from playground.drafters.token_recycling import EMPTY, AdjacencyTable
@@ -147,6 +157,19 @@ class LookupTree:
         return [Node(x, index, (*path, x), score * q, lookup.get(x, [])) for x, q in p.items()]
 
 
+def best_prefix(scores: list[float], verify: list[float]) -> int:
+    """How many best-first nodes to draft: the b maximising (1 + Σ_{i<b} scores[i]) /
+    v[b + 1], the expected tokens of a round per its verify time (b = 0: a plain round,
+    rate 1). Scores are acceptance probabilities in best-first order (non-increasing, each
+    node after its parent), so every prefix is a tree."""
+    best_rate, keep, tokens = 1.0 / verify[1], 0, 1.0
+    for b, score in enumerate(scores, 1):
+        tokens += score
+        if tokens / verify[b + 1] > best_rate:
+            best_rate, keep = tokens / verify[b + 1], b
+    return keep
+
+
 @DRAFTERS.register(
     "lookup_tree",
     summary="a tree of prompt-lookup continuations (one branch per earlier match) and token "
@@ -159,6 +182,9 @@ class LookupTreeDrafter(Drafter):
     def __init__(self, ctx: DrafterContext):
         self.spec = ctx.spec
         self.budget = read_option(ctx.spec.options, TREE_BUDGET)
+        self.trim = bool(read_option(ctx.spec.options, TREE_TRIM))
+        self.verify = VerifyCurve()  # its own verify times: a property of the machine
+        self.proposed_at: float | None = None
         self.matches = read_option(ctx.spec.options, LOOKUP_MATCHES)
         top = read_option(ctx.spec.options, RECYCLE_TOP)
         self.table = AdjacencyTable(ctx.target.vocab_size, top)
@@ -174,10 +200,20 @@ class LookupTreeDrafter(Drafter):
     def propose(
         self, context: list[int], num_draft_tokens: int, schedule: Schedule, rng: torch.Generator
     ) -> Draft:
-        return self.draft(context, depth=num_draft_tokens, budget=self.budget)
+        verify = self.verify.curve(self.budget) if self.trim else None
+        draft = self.draft(context, depth=num_draft_tokens, budget=self.budget, verify=verify)
+        self.proposed_at = time.perf_counter()
+        return draft
 
-    def draft(self, context: list[int], depth: int, budget: int) -> Draft:
-        """The tree of at most `budget` nodes and `depth` levels below the last token."""
+    def draft(
+        self, context: list[int], depth: int, budget: int, verify: list[float] | None = None
+    ) -> Draft:
+        """The tree of at most `budget` nodes and `depth` levels below the last token.
+
+        With `verify` (v[n]: a target forward over n rows, in plain forwards, n up to
+        budget + 1; `auto` passes its measured curve) the tree is cut to the best-first
+        prefix with the highest expected tokens per unit of verify time
+        (`best_prefix`), which is no tree at all when none beats plain decoding."""
         self.index.extend(context)
         continuations = {
             n: found
@@ -185,12 +221,17 @@ class LookupTreeDrafter(Drafter):
             if (found := self.index.matches(context, n, depth, self.matches))
         }
         self.nodes = self.tree.grow(context[-1], continuations, depth, budget)
+        if verify is not None:
+            del self.nodes[best_prefix([n.score for n in self.nodes], verify) :]
         tokens = torch.tensor([n.token for n in self.nodes], dtype=torch.long)  # (num_nodes,)
         parents = torch.tensor([n.parent for n in self.nodes], dtype=torch.long)  # (num_nodes,)
         self.last = Draft(tokens, parents, children_drawn=DETERMINISTIC if self.nodes else None)
         return self.last
 
     def observe(self, context: list[int], p_target: Distribution, draft: Draft) -> None:
+        if self.proposed_at is not None:  # a round it proposed itself (not under `auto`)
+            self.verify.record(draft.num_nodes + 1, time.perf_counter() - self.proposed_at)
+            self.proposed_at = None
         scores = p_target.logits if p_target.logits is not None else p_target.probs
         previous = torch.cat([torch.tensor(context[-1:]), draft.tokens])  # (rows,)
         self.table.update(previous, scores)  # scores: (rows, vocab)
@@ -198,6 +239,13 @@ class LookupTreeDrafter(Drafter):
             return  # nothing drafted, or another source's draft (under `auto`)
         best = scores.argmax(dim=-1).tolist()  # (rows,) the target's choice after each row
         for node in self.nodes:
-            hit = best[node.parent + 1] == node.token
+            # greedy: whether the target's argmax is the node; sampling: the probability
+            # that the target's draw is (what the deterministic-tree rule accepts it with)
+            row = node.parent + 1
+            hit = (
+                float(best[row] == node.token)
+                if p_target.greedy
+                else float(p_target.probs[row, node.token])
+            )
             for cell, share in node.lookup:
                 self.alpha.record(cell, share, hit)

@@ -53,6 +53,17 @@ class ModelDrafter(Drafter):
         pad = torch.full((width - logits.shape[0],), float("-inf"))
         return torch.cat([logits.cpu(), pad])  # (target_vocab,)
 
+    @torch.inference_mode()
+    def _tree_logits(self, ids: list[int], inputs: dict) -> torch.Tensor:
+        """Feed tree nodes `ids` after the cached slots with the tree-attention `inputs` of
+        `engine.tree.tree_attention_inputs`; float logits (rows, target_vocab). The cache
+        keeps the nodes (the caller rolls the tree back)."""
+        input_ids = torch.tensor([ids], device=self.handle.device)
+        out = self.handle.model(
+            input_ids=input_ids, past_key_values=self.cache, use_cache=True, **inputs
+        )
+        return to_width(out.logits[0].float().cpu(), self.target_vocab)  # (rows, vocab)
+
     def _sync(self, context: list[int]) -> list[int]:
         """Crop the cache to what it shares with `context`; return the ids still to feed."""
         keep = min(kv.common_prefix(self.cached_ids, context), len(context) - 1)
@@ -84,6 +95,14 @@ class ModelDrafter(Drafter):
         q_draft = torch.stack(rows) if rows else None  # (num_nodes, target_vocab)
         extra = {"features": [f.as_list() for f in features]}
         return Draft.chain(torch.tensor(tokens, dtype=torch.long), q_draft, extra=extra)
+
+
+def to_width(logits: torch.Tensor, width: int) -> torch.Tensor:
+    """(rows, drafter_vocab) logits cut or padded with -inf to the target's vocabulary."""
+    if logits.shape[-1] >= width:
+        return logits[:, :width]
+    pad = torch.full((logits.shape[0], width - logits.shape[-1]), float("-inf"))
+    return torch.cat([logits, pad], dim=-1)  # (rows, width)
 
 
 def check_shared_vocabulary(drafter: ModelHandle, target: ModelHandle) -> None:

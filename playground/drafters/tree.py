@@ -101,24 +101,13 @@ class LevelExpander:
         inputs = tree_attention_inputs(
             sub, self.prefix_len, handle.dtype, handle.device, handle.config, len(self.fed)
         )
-        input_ids = torch.tensor([[tree.tokens[n] for n in nodes]], device=handle.device)
-        out = handle.model(
-            input_ids=input_ids, past_key_values=self.base.cache, use_cache=True, **inputs
-        )
+        logits = self.base._tree_logits([tree.tokens[n] for n in nodes], inputs)  # (nodes, V)
         self.fed = order
-        logits = to_width(out.logits[0].float().cpu(), self.base.target_vocab)  # (nodes, vocab)
         return self.base.processor(logits)
 
 
-def to_width(logits: torch.Tensor, width: int) -> torch.Tensor:
-    """(rows, drafter_vocab) logits cut or padded with -inf to the target's vocabulary."""
-    if logits.shape[-1] >= width:
-        return logits[:, :width]
-    pad = torch.full((logits.shape[0], width - logits.shape[-1]), float("-inf"))
-    return torch.cat([logits, pad], dim=-1)  # (rows, width)
-
-
-def _tree_drafter(ctx: DrafterContext, base: ModelDrafter) -> TreeDrafter:
+def tree_drafter_over(ctx: DrafterContext, base: ModelDrafter) -> TreeDrafter:
+    """`base` (any same-vocabulary model drafter) growing trees by `options["tree"]`."""
     spec = parse_tree_spec(ctx.spec.options)
     check_fits_context(spec, ctx.target.max_context, ctx.target.spec)
     check_fits_context(spec, base.handle.max_context, base.handle.spec)
@@ -135,7 +124,7 @@ def _tree_drafter(ctx: DrafterContext, base: ModelDrafter) -> TreeDrafter:
 )
 def tree_drafter(ctx: DrafterContext) -> TreeDrafter:
     parse_tree_spec(ctx.spec.options)  # a bad spec fails before any model loads
-    return _tree_drafter(ctx, model_drafter(ctx))
+    return tree_drafter_over(ctx, model_drafter(ctx))
 
 
 @DRAFTERS.register(
@@ -146,4 +135,4 @@ def tree_drafter(ctx: DrafterContext) -> TreeDrafter:
     tags=("tree",),
 )
 def target_tree_drafter(ctx: DrafterContext) -> TreeDrafter:
-    return _tree_drafter(ctx, target_drafter(ctx))
+    return tree_drafter_over(ctx, target_drafter(ctx))

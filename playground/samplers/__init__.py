@@ -6,6 +6,7 @@ from playground.samplers import (  # noqa: F401  (registers)
     greedy,
     lenient,
     rdk,
+    rdk_linear,
     rsd,
     slem,
     slrs,

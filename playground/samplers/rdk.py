@@ -1,7 +1,8 @@
 """Redistributing Drafter Kernels (RDK): draft target tokens a pruned drafter cannot emit.
 
 Timor et al. 2025, "Out-of-Vocabulary Sampling Boosts Speculative Decoding" (arXiv
-2506.03206): RDK, and its first-order (linear-time) approximation.
+2506.03206): RDK with the exact kernel (its first-order, linear-time approximation is
+`rdk_linear.py`).
 
 Setting. The drafter's vocabulary K is a subset of the target's T (a pruned LM head, the
 `pruned` drafter) and the drafter can read every target token (shared embeddings). TLI
@@ -34,25 +35,14 @@ this module then returns q' itself, so outputs match TLI's token for token with 
 
 Expected acceptance. α = Σ_{t ∈ T} min(p_target(t), q_RDK(t)).                          (2)
 
-Variants (registered as two samplers; the pruned drafter builds the matching kernel):
+Variants (one sampler file each; the drafter builds the kernel its sampler names in
+`kernel_type`):
 
-- `rdk`: equation (1) exactly for the `rdk_top` most likely drafter tokens (the rest of
-  q' keeps M = I, so M stays row-stochastic). Cost per drafted token: top · |T| · hidden,
-  i.e. O(N²) when every drafter token carries mass.
-- `rdk_linear`: first-order approximation, O(N). Write ê = e/|e|, let A = O ∪ supp(q')
-  be one common support for all rows, and expand each row's exponential around the
-  q'-mean direction μ = Σ_k q'(k) ê_k, with δ_k = ê_k - μ:
-      exp(β ê_k·ê_t) = exp(β μ·ê_t) · (1 + β δ_k·ê_t + O(β²|δ_k|²)),
-      Z_k = Σ_{t ∈ A} exp(β ê_k·ê_t) ≈ Z_μ (1 + β δ_k·m),  m = Σ_{t ∈ A} g(t) ê_t,
-  so S(k, t) ≈ g(t)(1 + β δ_k·(ê_t - m)) with g = softmax_{t ∈ A}(β μ·ê_t), and
-      Σ_k q'(k) S(k, t) ≈ g(t)(1 + β (Σ_k q'(k) δ_k)·(ê_t - m)) = g(t)
-  because Σ_k q'(k) δ_k = 0 by the choice of μ. Hence
-      q_lin = (1 - λ) q' + λ · softmax_{t ∈ A}(β μ·ê_t)                                    (3)
-  one matrix-vector product over the vocabulary. The error is second order in the spread
-  of the drafter's embeddings under q' (times β²); for a one-hot q' (greedy drafting), A
-  = {k} ∪ O and (3) equals (1) exactly. When q' spreads over unrelated tokens, μ lies
-  between them and (3) smears mass (same Gemma measurement: 0.785 at λ = 0.25, 0.51 at
-  λ = 1). q_lin is itself a distribution, so `rdk_linear` is exactly lossless too.
+- `rdk` (this file): equation (1) exactly for the `rdk_top` most likely drafter tokens
+  (the rest of q' keeps M = I, so M stays row-stochastic). Cost per drafted token:
+  top · |T| · hidden, i.e. O(N²) when every drafter token carries mass.
+- `rdk_linear` (`rdk_linear.py`): the first-order approximation of (1), O(N); this file
+  holds what both share (the kernel's data and helpers, `make_kernel`, verification).
 
 Greedy drafting proposes argmax q_RDK (deterministic: q_draft is None); verification is
 then greedy, so the output is plain greedy decoding's.
@@ -61,7 +51,7 @@ then greedy, so the output is plain greedy decoding's.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -73,12 +63,11 @@ from playground.models.vocab import NO_TEXT
 from playground.samplers.base import SAMPLERS, Distribution, Sampler, Verdict
 from playground.samplers.tli import verify_chain
 
-VARIANTS = {"rdk": "exact", "rdk_linear": "linear"}
-
 
 @dataclass(eq=False)
 class AffinityKernel:
-    """Equation (1) (or (3) when `linear`) applied to rows of q' over the target vocabulary."""
+    """Equation (1) applied to rows of q' over the target vocabulary (exact on the top
+    `top` drafter tokens); `rdk_linear.LinearAffinityKernel` replaces the row rule."""
 
     embeddings: torch.Tensor  # (target_vocab, hidden), shared with the model, never copied
     inv_norms: torch.Tensor  # (target_vocab,) 1 / |e_t|
@@ -86,69 +75,69 @@ class AffinityKernel:
     mix: float  # λ
     sharpness: float  # β
     top: int
-    linear: bool
 
     def apply(self, q_prime: torch.Tensor) -> torch.Tensor:
         """q_RDK for each row of q_prime (B, target_vocab); q_prime itself when M = I."""
         if self.mix == 0.0 or not bool(self.receives.any()):
             return q_prime
-        rule = self._linear_row if self.linear else self._exact_row
-        return torch.stack([rule(row) for row in q_prime])  # (B, target_vocab)
+        return torch.stack([self.row(row) for row in q_prime])  # (B, target_vocab)
 
-    def _affinity(self, directions: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
-        """β·cos(direction, e_t) where `allowed`, for each column direction (hidden, m)."""
-        e = self.embeddings
-        scores = (e @ directions.to(e.device, e.dtype)).float().cpu()  # (vocab, m)
-        scores = scores * self.inv_norms[:, None] * self.sharpness
-        return scores.masked_fill(~allowed, float("-inf"))
-
-    def _unit(self, ids: torch.Tensor) -> torch.Tensor:
-        rows = self.embeddings[ids.to(self.embeddings.device)].float().cpu()  # (m, hidden)
-        return rows * self.inv_norms[ids][:, None]
-
-    def _exact_row(self, q: torch.Tensor) -> torch.Tensor:
+    def row(self, q: torch.Tensor) -> torch.Tensor:
+        """Equation (1): Mᵀq' for one row (vocab,), the top `top` drafter tokens moved."""
         m = min(self.top, int((q > 0).sum()))
         if m == 0:
             return q
         weights, ids = q.topk(m)  # (m,)
         allowed = self.receives[:, None].repeat(1, m)  # (vocab, m): O, plus k_j in column j
         allowed[ids, torch.arange(m)] = True
-        kernel = self._affinity(self._unit(ids).T, allowed).softmax(dim=0)  # (vocab, m)
+        kernel = self.affinity(self.unit(ids).T, allowed).softmax(dim=0)  # (vocab, m)
         moved = self.mix * weights  # (m,)
         out = q.clone()
         out[ids] -= moved
         return (out + kernel @ moved).clamp_min(0.0)  # (vocab,)
 
-    def _linear_row(self, q: torch.Tensor) -> torch.Tensor:
-        support = (q > 0).nonzero()[:, 0]  # (s,)
-        mean = q[support] @ self._unit(support)  # (hidden,): μ
-        allowed = (self.receives | (q > 0))[:, None]  # (vocab, 1): A = O ∪ supp(q')
-        spread = self._affinity(mean[:, None], allowed)[:, 0].softmax(dim=0)  # (vocab,)
-        return (1.0 - self.mix) * q + self.mix * spread  # (vocab,)
+    def affinity(self, directions: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+        """β·cos(direction, e_t) where `allowed`, for each column direction (hidden, m)."""
+        e = self.embeddings
+        scores = (e @ directions.to(e.device, e.dtype)).float().cpu()  # (vocab, m)
+        scores = scores * self.inv_norms[:, None] * self.sharpness
+        return scores.masked_fill(~allowed, float("-inf"))
+
+    def unit(self, ids: torch.Tensor) -> torch.Tensor:
+        """ê_k for the target ids `ids` (m,): (m, hidden)."""
+        rows = self.embeddings[ids.to(self.embeddings.device)].float().cpu()  # (m, hidden)
+        return rows * self.inv_norms[ids][:, None]
 
 
 def make_kernel(
     sampler: str, target: ModelHandle, keep_ids: torch.Tensor, options: dict[str, Any]
 ) -> AffinityKernel:
-    """The kernel of RDK variant `sampler` for a drafter holding target ids `keep_ids`."""
+    """The kernel RDK sampler `sampler` verifies against, for a drafter holding target ids
+    `keep_ids`."""
+    kernel_type = getattr(SAMPLERS.get(sampler).factory, "kernel_type", None)
+    if kernel_type is None:
+        raise IncompatibleError(f"{sampler} drafts without a kernel; use rdk or rdk_linear")
     vocab = target.vocab_size
     embeddings = target.model.get_input_embeddings().weight.detach()[:vocab]  # (vocab, hidden)
     with torch.inference_mode():
         norms = embeddings.float().norm(dim=-1).cpu()  # (vocab,)
     receives = torch.tensor([s != NO_TEXT for s in target.token_strings])  # (vocab,)
     receives[keep_ids] = False
-    return AffinityKernel(
+    return kernel_type(
         embeddings=embeddings,
         inv_norms=1.0 / norms.clamp_min(1e-6),
         receives=receives,
         mix=read_option(options, RDK_MIX),
         sharpness=read_option(options, RDK_SHARPNESS),
         top=read_option(options, RDK_TOP),
-        linear=VARIANTS[sampler] == "linear",
     )
 
 
 class RDKSampler(Sampler):
+    """Standard p/q verification against the q_RDK the drafter sampled from."""
+
+    kernel_type: ClassVar[type[AffinityKernel]]  # the kernel the drafter must build
+
     def verify(self, draft: Draft, p_target: Distribution, rng: torch.Generator) -> Verdict:
         self.check_draft(draft)
         if draft.extra.get("proposal") != "kernel":
@@ -167,14 +156,4 @@ class RDKSampler(Sampler):
     tags=("cross_vocab", "draft:kernel"),
 )
 class ExactRDKSampler(RDKSampler):
-    pass
-
-
-@SAMPLERS.register(
-    "rdk_linear",
-    summary="RDK with the first-order O(N) kernel: one softmax around the drafter's mean embedding",
-    paper="Timor et al. 2025, arXiv 2506.03206: RDK, first-order approximation",
-    tags=("cross_vocab", "draft:kernel"),
-)
-class LinearRDKSampler(RDKSampler):
-    pass
+    kernel_type = AffinityKernel

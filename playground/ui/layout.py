@@ -219,7 +219,8 @@ def build_layout() -> Page:
 
 
 def _view_tabs(page: Page, targets: list[str], drafters: list[str]) -> None:
-    with gr.Tabs():
+    # "wrap": tabs that do not fit start a second row instead of hiding in a "More tabs" menu
+    with gr.Tabs(overflow_behavior="wrap", elem_id="sl-tabs"):
         with gr.Tab("Tokens", id="tokens"):
             page.tokens = gr.HTML(tokens.legend(), elem_id="sl-tokens")
             page.metrics = gr.Markdown(elem_id="sl-metrics")

@@ -9,9 +9,10 @@ from functools import cache
 import pytest
 
 from playground.config import GenerationConfig, SpecConfig
-from playground.drafters.auto import PLAIN, auto_sources
-from playground.drafters.auto_stats import PRIOR_SLOPE, ArmStats, VerifyCurve
+from playground.drafters.auto import MODEL_PROBE, PLAIN, auto_sources
+from playground.drafters.auto_stats import PRIOR_JUMP, PRIOR_SLOPE, ArmStats, VerifyCurve
 from playground.drafters.base import DrafterContext
+from playground.drafters.lookup_tree import best_prefix
 from playground.engine.build import build_engine
 from playground.errors import ConfigError
 from playground.models import load_model
@@ -122,11 +123,14 @@ def test_a_source_that_sits_out_is_never_chosen_in_that_run():
 
 def test_verify_curve_starts_from_the_prior_and_follows_measurements():
     curve = VerifyCurve()
-    assert curve.curve(8)[8] == pytest.approx(1 + 7 * PRIOR_SLOPE)
+    assert curve.curve(8)[8] == pytest.approx(1 + PRIOR_JUMP + 7 * PRIOR_SLOPE)
     curve.record(1, 0.1)
-    for _ in range(200):
-        curve.record(9, 0.1 * (1 + 8 * 0.2))  # measured: slope 0.2 per extra token
-    assert curve.slope == pytest.approx(0.2, abs=0.01)
+    for _ in range(60):
+        for n in (5, 9, 17):  # measured: a step of 0.3 to any draft, then 0.1 per token
+            curve.record(n, 0.1 * (1 + 0.3 + 0.1 * (n - 1)))
+    jump, slope = curve.line()
+    assert jump == pytest.approx(0.3, abs=0.03) and slope == pytest.approx(0.1, abs=0.01)
+    assert curve.curve(4)[:3] == pytest.approx([1.0, 1.0, 1.0 + jump + slope])
 
 
 def test_chain_statistics_count_positions_reached():
@@ -152,14 +156,46 @@ def test_misses_cost_a_plain_round_so_they_never_make_a_source_worse_than_plain(
 
 
 def test_a_source_that_is_always_rejected_is_dropped_after_calibration():
-    """auto_drafters=random: drafts are (almost) never accepted, so after its probe rounds
+    """auto_drafters=random: drafts are (almost) never accepted, so after its probe round
     auto decodes plainly, drafting again only in the periodic re-probes."""
     plain = build_engine(tiny(), None, GenerationConfig(max_new_tokens=120, stop_at_eos=False))
     auto = engine(120, options={"auto_drafters": "random", "auto_reprobe": 16})
     steps = list(auto.stream(PROMPT))
     assert [t for s in steps for t in s.emitted] == plain.run(PROMPT).token_ids
     drafting = [s.index for s in steps if s.num_draft_tokens]
-    probes = auto.drafter.probe_rounds
-    assert drafting[:probes] == list(range(1, probes + 1)), "calibration after one plain round"
-    later = drafting[probes:]
+    assert drafting[0] == 1, "calibration after one plain round"
+    assert steps[1].num_draft_tokens == MODEL_PROBE, "a model source probes one short round"
+    later = drafting[1:]
     assert len(later) <= len(steps) // 16 + 1, f"only re-probes draft later, got {later}"
+
+
+def test_the_lookup_tree_is_asked_for_its_largest_budget_and_cuts_what_does_not_pay():
+    """lookup_tree sizes itself: auto asks for 16 nodes, as deep as the bound, and passes
+    its verify curve; dear verification leaves only the likeliest nodes, or none."""
+    drafter = engine(100, max_draft_tokens=8, options={"auto_drafters": "lookup_tree"}).drafter
+    ids = tiny().encode(PROMPT * 3)  # repetitive: prompt lookup finds long continuations
+    drafter.start(ids)
+    assert drafter.plan == [(PLAIN, 0)] + [("lookup_tree", 8)] * drafter.probe_rounds
+    drafter.plan = [("lookup_tree", 8)]
+    cheap = drafter.propose(ids, 8, drafter.keep, None)
+    assert 0 < cheap.num_nodes <= 8 and cheap.max_depth <= 8
+    drafter.verify.plain = [1.0]
+    drafter.verify.samples = [(n, 1.0 + 0.5 * (n - 1)) for n in (2, 5, 9) for _ in range(64)]
+    drafter.plan = [("lookup_tree", 8)]
+    dear = drafter.propose(ids, 8, drafter.keep, None)
+    assert dear.num_nodes < cheap.num_nodes, "half a forward per extra row: draft less"
+
+
+def test_best_prefix_keeps_the_nodes_that_raise_tokens_per_verify_time():
+    flat = [1.0 + 0.1 * (n - 1) for n in range(8)]  # v[n], n = 0..7
+    assert best_prefix([0.9, 0.8, 0.5, 0.05, 0.01], flat) == 3
+    assert best_prefix([0.05, 0.01], flat) == 0, "nothing beats a plain round"
+    steep = [1.0, 1.0] + [2.0 + n for n in range(6)]
+    assert best_prefix([0.9, 0.8, 0.7], steep) == 0
+
+
+def test_tree_samplers_get_the_lookup_tree_by_default():
+    ctx = DrafterContext(
+        tiny(), SpecConfig(drafter="auto", sampler="tree_greedy"), GenerationConfig(), None
+    )
+    assert auto_sources(ctx) == ["lookup_tree", "prompt_lookup", "layer_skip"]

@@ -110,6 +110,32 @@ def test_layer_zero_skipped_keeps_the_cache_length_right():
     assert drafter.cache.get_seq_length() == len(drafter.cached_ids) > 0
 
 
+@pytest.mark.parametrize("drafter", ["layer_skip", "target"])
+def test_cache_sync_feeds_only_the_new_tokens(drafter):
+    """Temperature 1 and a growing schedule (the slow bench settings): after the prompt,
+    each round feeds at most the last draft token and the next token, then one per draft
+    token; re-feeding the context would make every round cost a prefill."""
+    spec = SpecConfig(
+        drafter=drafter, sampler="speculative", schedule="heuristic", options={"layers": "0+3"}
+    )
+    config = GenerationConfig(max_new_tokens=60, stop_at_eos=False, temperature=1.0)
+    engine = build_engine(tiny(), spec, config)
+    fed: list[int] = []
+    forward = engine.drafter._forward
+    engine.drafter._forward = lambda ids: fed.append(len(ids)) or forward(ids)
+    rounds = []
+    for step in engine.stream(PROMPT):
+        rounds.append((step.index, list(fed)))
+        fed.clear()
+    assert max(len(step_fed) for _, step_fed in rounds) > 4, "drafts should grow"
+    for index, step_fed in rounds[1:]:
+        assert not step_fed or (step_fed[0] <= 2 and set(step_fed[1:]) <= {1}), (
+            f"round {index} fed {step_fed} ids to the drafter; its cache should hold the "
+            "committed context"
+        )
+    assert engine.drafter.cache.get_seq_length() == len(engine.drafter.cached_ids)
+
+
 def test_pruned_head_with_tli_and_rdk():
     target = tiny()
     plain = run(target, None)

@@ -85,6 +85,31 @@ def test_recycling_fills_in_below_the_lookup_branch():
     assert d.draft([4], depth=4, budget=4).num_nodes == 0, "no match, empty table: no draft"
 
 
+def test_trimming_drafts_only_what_pays_under_the_measured_verify_cost():
+    context = [5, 6, 7, 8, 5, 6, 7, 9, 5, 6]
+    sizes = {}
+    for trim, slope in ((0, 0.5), (1, 0.0), (1, 0.5), (1, 5.0)):
+        d = drafter(8, tree_trim=trim)
+        d.table.rank_counts[0] = 3  # the table's first choice is right about half the time
+        for token in range(20):
+            fill(d, token, [(token + 1) % 20, (token + 2) % 20, (token + 3) % 20])
+        d.verify.plain = [1.0]
+        d.verify.samples = [(n, 1.0 + slope * (n - 1)) for n in (2, 5, 9) for _ in range(64)]
+        sizes[trim, slope] = d.propose(context, 8, None, torch.Generator()).num_nodes
+    assert sizes[0, 0.5] == 8, "tree_trim=0: the whole budget whatever verification costs"
+    assert sizes[1, 0.0] == 8 > sizes[1, 0.5] > sizes[1, 5.0] == 0, f"node counts: {sizes}"
+
+
+def test_the_drafter_times_its_own_rounds():
+    config = GenerationConfig(max_new_tokens=40, stop_at_eos=False)
+    spec = SpecConfig(drafter="lookup_tree", sampler="greedy", options={"tree_budget": 8})
+    engine = build_engine(tiny(), spec, config)
+    steps = list(engine.stream(PROMPT))
+    curve = engine.drafter.verify
+    # every round but the last, which has a single token left and drafts nothing
+    assert len(curve.plain) + len(curve.samples) == len(steps) - 1, "a verify time per round"
+
+
 @pytest.mark.parametrize("budget", [1, 4, 16])
 def test_greedy_output_equals_plain_greedy(budget):
     target = tiny()

@@ -101,7 +101,18 @@ class App:
         raise AssertionError(f"status never showed {words}; it shows {self.status()!r}")
 
     def tab(self, name: str) -> None:
-        self.page.get_by_role("tab", name=name, exact=True).click()
+        """Select view tab NAME as a visitor would: in the tab bar, or through Gradio's
+        "More tabs" menu when the bar has no room for it."""
+        from playwright.sync_api import expect
+
+        tab = self.page.get_by_role("tab", name=name, exact=True)
+        if tab.is_visible():
+            tab.click()
+            expect(tab).to_have_attribute("aria-selected", "true")
+        else:
+            self.page.get_by_role("button", name="More tabs").click()
+            menu = self.page.locator(".overflow-dropdown")
+            menu.get_by_role("button", name=name, exact=True).click()
         time.sleep(0.8)
 
     def shot(self, name: str, whole_page: bool = False) -> None:

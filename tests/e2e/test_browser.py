@@ -142,6 +142,39 @@ def test_compare_vocabulary_theory_and_trace_replay(open_app, tmp_path):
     fresh.shot("replay.png")
 
 
+VIEW_TABS = {  # every view tab, and a component only that tab shows
+    "Tokens": "#sl-tokens",
+    "Draft tree": "#sl-round",
+    "Acceptance": "#sl-acceptance",
+    "Speed": "#sl-speed",
+    "Compare": "#sl-compare",
+    "Vocabulary": "#sl-venn",
+    "Theory": "#sl-theory",
+    "Traces": "#sl-download",
+    "Parallel schemes": "#sl-sim-run",
+}
+
+
+def test_every_tab_is_in_the_tab_bar_at_1400_px(open_app):
+    app = open_app()  # a 1400 px wide window
+    assert app.page.viewport_size["width"] == 1400
+    names = app.page.get_by_role("tab").all_inner_texts()
+    assert names == list(VIEW_TABS), "VIEW_TABS lists the page's tabs in order"
+    assert not app.page.get_by_role("button", name="More tabs").is_visible(), (
+        "no tab hides in an overflow menu: the bar wraps instead"
+    )
+    for name, content in reversed(VIEW_TABS.items()):  # from the last tab back to Tokens
+        tab = app.page.get_by_role("tab", name=name, exact=True)
+        assert tab.is_visible(), f"the {name} tab is in the tab bar"
+        app.tab(name)
+        app.page.locator(content).first.wait_for(state="visible", timeout=10_000)
+        for other, elsewhere in VIEW_TABS.items():
+            if other != name:
+                assert not app.page.locator(elsewhere).first.is_visible(), (
+                    f"{other}'s {elsewhere} shows while {name} is selected"
+                )
+
+
 def test_an_incompatible_choice_is_explained_before_run(open_app):
     app = open_app()
     app.choose("drafter", "pruned")
@@ -179,8 +212,7 @@ def test_parallel_schemes_simulate_the_last_runs_devices(open_app):
     app.set_number("sl-max_new_tokens", 16)
     app.page.locator("#sl-run").click()
     app.wait_status("Done")
-    app.page.get_by_role("button", name="More tabs").click()  # the last tab overflows
-    app.page.locator(".overflow-dropdown").get_by_role("button", name="Parallel schemes").click()
+    app.tab("Parallel schemes")
     app.page.wait_for_function(
         "document.querySelector('#sl-sim-note')?.innerText.includes('From the last run')",
         timeout=15_000,

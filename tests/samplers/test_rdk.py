@@ -16,7 +16,8 @@ from playground.engine.tree import Draft
 from playground.errors import IncompatibleError
 from playground.samplers import SAMPLERS
 from playground.samplers.base import Distribution, sample_from
-from playground.samplers.rdk import AffinityKernel, ExactRDKSampler, LinearRDKSampler
+from playground.samplers.rdk import AffinityKernel, ExactRDKSampler
+from playground.samplers.rdk_linear import LinearAffinityKernel, LinearRDKSampler
 from playground.samplers.tli import TLISampler, verify_batch
 
 V = 10
@@ -37,14 +38,14 @@ def kernel(linear: bool, mix: float = 0.5, sharpness: float = 3.0, top: int = 5)
     receives = torch.ones(V, dtype=torch.bool)
     receives[0] = False  # no text
     receives[KEEP] = False
-    return AffinityKernel(
+    kernel_type = LinearAffinityKernel if linear else AffinityKernel
+    return kernel_type(
         embeddings=EMBED,
         inv_norms=1 / EMBED.norm(dim=-1),
         receives=receives,
         mix=mix,
         sharpness=sharpness,
         top=top,
-        linear=linear,
     )
 
 
@@ -167,7 +168,11 @@ def test_rdk_needs_a_drafter_that_samples_through_its_kernel():
     check_compatible(SpecConfig(drafter="pruned", sampler="rdk_linear"))
 
 
-def test_both_variants_registered_lossless():
-    for name in VARIANTS:
+def test_both_variants_registered_lossless_each_with_its_kernel():
+    for name, linear in VARIANTS.items():
         entry = SAMPLERS.get(name)
         assert entry.lossless and {"cross_vocab", "draft:kernel"} <= entry.tags and entry.paper
+        kernel_type = entry.factory.kernel_type
+        assert issubclass(kernel_type, LinearAffinityKernel) == linear, (
+            f"the drafter builds {kernel_type.__name__} for {name}"
+        )

@@ -199,6 +199,9 @@ DEFAULT_TARGET = "bundled:gemma-3-270m"
 DEFAULT_DRAFTER_MODEL = "bundled:smollm2-135m-instruct"
 # The UI's default drafter: calibrates on the run and falls back to plain decoding.
 DEFAULT_DRAFTER = "auto"
+# ... verified by SpecInfer's rule, which takes chains and trees (auto's lookup tree) at any
+# temperature and is greedy verification at temperature 0.
+DEFAULT_SAMPLER = "specinfer"
 
 
 def _from_dict(cls: type, values: dict[str, Any]) -> Any:

@@ -69,7 +69,7 @@ class SpecInputs:
     target: str = C.DEFAULT_TARGET
     drafter: str = C.DEFAULT_DRAFTER
     drafter_model: str = C.DEFAULT_DRAFTER_MODEL
-    sampler: str = C.SpecConfig.sampler
+    sampler: str = C.DEFAULT_SAMPLER
     schedule: str = C.SpecConfig.schedule
     num_draft_tokens: float = C.NUM_DRAFT_TOKENS.default
     options: str = ""

@@ -15,9 +15,8 @@ its own length, so the configured schedule is not consulted; its bound is
    4 tokens of each model source (`random`; `layer_skip` after its layer search, whose
    predicted acceptance and cost become its prior, if the search runs at all). The
    search (about search_window / 16 + search_rows / 8 + 2 target forwards) runs only
-   when that is at most `SEARCH_SHARE` of
-   the decode time left, judged from the best source measured so far: on Gemma 3 270M
-   with the defaults, from about 160 tokens left.
+   when that is at most `SEARCH_SHARE` of the decode time left, judged from the best
+   source measured so far: on Gemma 3 270M with the defaults, from about 160 tokens left.
 2. Choose the (source, size) with the highest predicted speedup
    (`auto_stats.ArmStats.predict`: `analytic_speedup` from measured per-position
    acceptance, drafting cost per token and the verify-cost curve; rounds where a source
@@ -29,11 +28,11 @@ its own length, so the configured schedule is not consulted; its bound is
 
 The tree sources (`lookup_tree`, and `token_recycling` when asked for in `auto_drafters`)
 join only when the sampler verifies trees; their size is a node budget, their depth the
-bound. Their recycling tables learn from every round whichever source drafted. "auto"
-means `SpecConfig(drafter="auto", sampler="greedy")` at temperature 0 (the UI default)
-and `SpecConfig(drafter="auto", sampler="specinfer")` when sampling: SpecInfer verifies
-the layer-skip chains (with q_draft) and the deterministic chains and trees of the other
-sources (one-hot q).
+bound. Their recycling tables learn from every round whichever source drafted. The UI
+default is `SpecConfig(drafter="auto", sampler="specinfer")` (`config.DEFAULT_SAMPLER`):
+SpecInfer verifies the layer-skip chains (with q_draft) and the deterministic chains and
+trees of the other sources (one-hot q), and is greedy verification at temperature 0,
+as `sampler="greedy"` is.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ def profile_rounds(args: argparse.Namespace) -> str:
     target = load_model(args.target)
     spec = SpecConfig(drafter=args.drafter, sampler=args.sampler) if args.drafter else None
     config = GenerationConfig(
-        max_new_tokens=args.rounds * 8, temperature=args.temperature, stop_at_eos=False
+        max_new_tokens=args.rounds * 32, temperature=args.temperature, stop_at_eos=False
     )
     engine = build_engine(target, spec, config)
     stock = stock_kernels(target.model) if args.stock else contextlib.nullcontext()

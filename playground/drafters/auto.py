@@ -3,7 +3,7 @@
 A drafter, not a schedule, because it chooses *which* proposal source runs (the lookup
 tree, prompt lookup, layer skipping at the depth `layer_search` finds best) as well
 as how much it drafts, and because only a drafter sees both its own drafting time
-(inside `propose`) and the verify time (from `propose` returning to `observe`). It picks
+(inside `propose`) and the verify time (the engine hands it to `observe`). It picks
 its own length, so the configured schedule is not consulted; its bound is
 `max_draft_tokens`.
 
@@ -151,12 +151,18 @@ class AutoDrafter(Drafter):
             draft = drafter.draft(context, depth, size, verify=self.verify.curve(size))
         elif size > 0:
             draft = drafter.propose(context, size, self.keep, rng)
-        self.proposed_at = time.perf_counter()
-        self.draft_seconds = self.proposed_at - t0
+        self.draft_seconds = time.perf_counter() - t0
         return draft
 
-    def observe(self, context: list[int], p_target: Distribution, draft: Draft) -> None:
-        self.verify.record(draft.num_nodes + 1, time.perf_counter() - self.proposed_at)
+    def observe(
+        self,
+        context: list[int],
+        p_target: Distribution,
+        draft: Draft,
+        verify_seconds: float | None = None,
+    ) -> None:
+        if verify_seconds is not None:
+            self.verify.record(draft.num_nodes + 1, verify_seconds)
         self.drafted = draft.num_nodes
         for arm in self.arms.values():
             if arm.drafter is not None:

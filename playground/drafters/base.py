@@ -45,11 +45,20 @@ class Drafter:
     ) -> Draft:
         raise NotImplementedError
 
-    def observe(self, context: list[int], p_target: Distribution, draft: Draft) -> None:
+    def observe(
+        self,
+        context: list[int],
+        p_target: Distribution,
+        draft: Draft,
+        verify_seconds: float | None = None,
+    ) -> None:
         """The target's verified rows of this round, before commit (empty drafts included).
 
         `context` still ends in the pending token: `p_target` row 0 is what the target
-        predicts after it, row i + 1 what it predicts after draft node i. Drafters that
+        predicts after it, row i + 1 what it predicts after draft node i. `verify_seconds`
+        is the wall time of the target forward over those rows (the engine's
+        `Step.verify_time`; None when a caller has no clock), for drafters that size their
+        drafts against a measured verify-cost curve (`lookup_tree`, `auto`). Drafters that
         learn from the target (token recycling) override this; the rest ignore it.
         """
 

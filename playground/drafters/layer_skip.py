@@ -158,7 +158,7 @@ def layer_skip_drafter(ctx: DrafterContext) -> LayerSkipDrafter:
 )
 def layer_skip_tree_drafter(ctx: DrafterContext) -> TreeDrafter:
     from playground.config import KEEP_FRACTION, KEEP_TOKENS
-    from playground.drafters.pruned import calibration_keep_ids, keep_count
+    from playground.drafters.pruned import pruned_keep_ids
 
     options = ctx.spec.options
     parse_tree_spec(options)  # a bad spec fails before anything is built
@@ -167,8 +167,7 @@ def layer_skip_tree_drafter(ctx: DrafterContext) -> TreeDrafter:
         # A pruned head: drafts only among the kept tokens, its q zero elsewhere. The tree
         # samplers stay lossless (q is the distribution drafted from; the deterministic
         # rules need no q), so no tli / rdk correction is needed here.
-        count = keep_count(options, ctx.target.vocab_size)
-        keep_ids = calibration_keep_ids(ctx.target, count, options.get("calibration_text"))
+        keep_ids = pruned_keep_ids(ctx.target, options)
     return tree_drafter_over(ctx, LayerSkipDrafter(ctx.target, ctx, keep_ids))
 
 
@@ -180,14 +179,12 @@ def layer_skip_tree_drafter(ctx: DrafterContext) -> TreeDrafter:
     tags=("cross_vocab", "draft:token", "draft:kernel"),
 )
 def layer_skip_pruned_drafter(ctx: DrafterContext) -> LayerSkipDrafter:
-    from playground.drafters.pruned import KernelProcessor, calibration_keep_ids, keep_count
+    from playground.drafters.pruned import KernelProcessor, pruned_keep_ids
     from playground.samplers.rdk import make_kernel
 
     kind = proposal_kind(ctx.spec.sampler, "layer_skip_pruned", (TOKEN, KERNEL))
     target, options = ctx.target, ctx.spec.options
-    keep_ids = calibration_keep_ids(
-        target, keep_count(options, target.vocab_size), options.get("calibration_text")
-    )
+    keep_ids = pruned_keep_ids(target, options)
     drafter = LayerSkipDrafter(target, ctx, keep_ids, kind)
     if kind == KERNEL:
         kernel = make_kernel(ctx.spec.sampler, target, keep_ids, options)

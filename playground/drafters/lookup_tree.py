@@ -27,12 +27,13 @@ effect the lookup continuation is the main branch while it is trusted, and recyc
 children fill in at the shallow nodes where it is most likely to fail; with no match the
 tree is token recycling's, with an empty table prompt lookup's branches.
 
-Trimming (`tree_trim`, on by default): the drafter times its own rounds (propose to
-observe: the target's verify forward) into a verify-cost curve (`auto_stats.VerifyCurve`)
-and drafts only the best-first prefix with the most expected tokens per unit of verify
-time (`best_prefix`): a long confident continuation is drafted whole, a guess that does
-not pay its extra rows is not drafted at all (a plain round). `tree_trim=0` always
-drafts `tree_budget` nodes (comparisons at equal target cost).
+Trimming (`tree_trim`, on by default): the drafter records the verify time of its own
+rounds (the target's forward, which the engine passes to `observe`) into a verify-cost
+curve (`auto_stats.VerifyCurve`) and drafts only the best-first prefix with the most
+expected tokens per unit of verify time (`best_prefix`): a long confident continuation
+is drafted whole, a guess that does not pay its extra rows is not drafted at all (a
+plain round). `tree_trim=0` always drafts `tree_budget` nodes (comparisons at equal
+target cost).
 
 Deterministic (q_draft None): verified by `greedy` / `tree_greedy` at temperature 0 and
 `tree_deterministic` (or `specinfer`) when sampling. The table and the α statistics are
@@ -42,7 +43,6 @@ kept across runs of one drafter; the n-gram index is per run.
 from __future__ import annotations
 
 import heapq
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -184,7 +184,7 @@ class LookupTreeDrafter(Drafter):
         self.budget = read_option(ctx.spec.options, TREE_BUDGET)
         self.trim = bool(read_option(ctx.spec.options, TREE_TRIM))
         self.verify = VerifyCurve()  # its own verify times: a property of the machine
-        self.proposed_at: float | None = None
+        self.proposed = False  # this round's draft came from `propose` (not from `auto`)
         self.matches = read_option(ctx.spec.options, LOOKUP_MATCHES)
         top = read_option(ctx.spec.options, RECYCLE_TOP)
         self.table = AdjacencyTable(ctx.target.vocab_size, top)
@@ -202,7 +202,7 @@ class LookupTreeDrafter(Drafter):
     ) -> Draft:
         verify = self.verify.curve(self.budget) if self.trim else None
         draft = self.draft(context, depth=num_draft_tokens, budget=self.budget, verify=verify)
-        self.proposed_at = time.perf_counter()
+        self.proposed = True
         return draft
 
     def draft(
@@ -228,16 +228,22 @@ class LookupTreeDrafter(Drafter):
         self.last = Draft(tokens, parents, children_drawn=DETERMINISTIC if self.nodes else None)
         return self.last
 
-    def observe(self, context: list[int], p_target: Distribution, draft: Draft) -> None:
-        if self.proposed_at is not None:  # a round it proposed itself (not under `auto`)
-            self.verify.record(draft.num_nodes + 1, time.perf_counter() - self.proposed_at)
-            self.proposed_at = None
+    def observe(
+        self,
+        context: list[int],
+        p_target: Distribution,
+        draft: Draft,
+        verify_seconds: float | None = None,
+    ) -> None:
+        if self.proposed and verify_seconds is not None:  # its own round (not under `auto`)
+            self.verify.record(draft.num_nodes + 1, verify_seconds)
+        self.proposed = False
         scores = p_target.logits if p_target.logits is not None else p_target.probs
         previous = torch.cat([torch.tensor(context[-1:]), draft.tokens])  # (rows,)
         self.table.update(previous, scores)  # scores: (rows, vocab)
         if draft is not self.last or not draft.num_nodes:
             return  # nothing drafted, or another source's draft (under `auto`)
-        best = scores.argmax(dim=-1).tolist()  # (rows,) the target's choice after each row
+        best = p_target.argmax.tolist()  # (rows,) the target's choice after each row
         for node in self.nodes:
             # greedy: whether the target's argmax is the node; sampling: the probability
             # that the target's draw is (what the deterministic-tree rule accepts it with)

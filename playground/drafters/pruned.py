@@ -61,6 +61,17 @@ def keep_count(options: dict[str, Any], vocab_size: int) -> int:
     return max(count, 1)
 
 
+def pruned_keep_ids(handle: ModelHandle, options: dict[str, Any]) -> torch.Tensor:
+    """The ids a pruned head keeps, as the options say (`keep_tokens` / `keep_fraction`,
+    optional `calibration_text`): shared by every drafter with a pruned head."""
+    text = options.get("calibration_text")
+    if text is not None and (not isinstance(text, str) or not text.strip()):
+        raise ConfigError("calibration_text must be non-empty text")
+    count = keep_count(options, handle.vocab_size)
+    logger.info("pruned head keeps %d of %d tokens", count, handle.vocab_size)
+    return calibration_keep_ids(handle, count, text)
+
+
 def calibration_keep_ids(handle: ModelHandle, count: int, text: str | None = None) -> torch.Tensor:
     """The `count` target ids with the highest calibration frequency (sorted ascending)."""
     if text is None:
@@ -170,11 +181,5 @@ def pruned_drafter(ctx: DrafterContext) -> PrunedDrafter:
     if ctx.spec.drafter_model:
         source = ctx.load(ctx.spec.drafter_model)
         check_shared_vocabulary(source, ctx.target)
-    options = ctx.spec.options
-    text = options.get("calibration_text")
-    if text is not None and (not isinstance(text, str) or not text.strip()):
-        raise ConfigError("calibration_text must be non-empty text")
-    count = keep_count(options, ctx.target.vocab_size)
-    keep_ids = calibration_keep_ids(ctx.target, count, text)
-    logger.info("pruned drafter keeps %d of %d tokens", count, ctx.target.vocab_size)
+    keep_ids = pruned_keep_ids(ctx.target, ctx.spec.options)
     return PrunedDrafter(source, ctx.target, ctx, keep_ids, kind)

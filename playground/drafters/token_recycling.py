@@ -32,6 +32,7 @@ import torch
 
 from playground.config import RECYCLE_TOP, read_option
 from playground.drafters.base import DRAFTERS, Drafter, DrafterContext
+from playground.engine.rowops import row_topk
 from playground.engine.tree import Draft
 from playground.samplers.base import Distribution
 from playground.schedules.base import Schedule
@@ -53,7 +54,7 @@ class AdjacencyTable:
 
     def update(self, previous: torch.Tensor, scores: torch.Tensor) -> None:
         """previous: (rows,) the token each row was computed after; scores: (rows, vocab)."""
-        top = scores.topk(self.top, dim=-1).indices  # (rows, k)
+        top = row_topk(scores, self.top)[1]  # (rows, k)
         known = self.next[previous]  # (rows, k)
         filled = known[:, 0] != EMPTY  # (rows,)
         hit = known[filled] == top[filled, :1].to(known.dtype)  # (filled, k)
@@ -134,7 +135,13 @@ class TokenRecyclingDrafter(Drafter):
         template = tree_template(self.table.rank_prior(), num_draft_tokens)
         return self.table.expand(context[-1], template)
 
-    def observe(self, context: list[int], p_target: Distribution, draft: Draft) -> None:
+    def observe(
+        self,
+        context: list[int],
+        p_target: Distribution,
+        draft: Draft,
+        verify_seconds: float | None = None,
+    ) -> None:
         previous = torch.cat([torch.tensor(context[-1:]), draft.tokens])  # (rows,)
         scores = p_target.logits if p_target.logits is not None else p_target.probs
         self.table.update(previous, scores)  # scores: (rows, vocab)

@@ -54,8 +54,14 @@ class TreeDrafter(Drafter):
     def start(self, prompt_ids: list[int]) -> None:
         self.base.start(prompt_ids)
 
-    def observe(self, context: list[int], p_target: Distribution, draft: Draft) -> None:
-        self.base.observe(context, p_target, draft)
+    def observe(
+        self,
+        context: list[int],
+        p_target: Distribution,
+        draft: Draft,
+        verify_seconds: float | None = None,
+    ) -> None:
+        self.base.observe(context, p_target, draft, verify_seconds)
 
     def commit(self, context: list[int], num_accepted: int) -> None:
         self.base.commit(context, num_accepted)

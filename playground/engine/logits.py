@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from playground.config import GenerationConfig
+from playground.engine.rowops import row_topk
 from playground.samplers.base import Distribution
 
 
@@ -28,7 +29,7 @@ class LogitsProcessor:
             return Distribution(logits=logits, greedy=True)
         logits = logits / cfg.temperature
         if cfg.top_k and cfg.top_k < logits.shape[-1]:
-            kth = logits.topk(cfg.top_k, dim=-1).values[:, -1:]  # (rows, 1)
+            kth = row_topk(logits, cfg.top_k)[0][:, -1:]  # (rows, 1)
             logits = logits.masked_fill(logits < kth, float("-inf"))
         if cfg.top_p < 1.0:
             logits = apply_top_p(logits, cfg.top_p)

@@ -91,7 +91,7 @@ class Engine:
             else:
                 verdict, accepted, next_token = None, [], p_target.sample(0, rng)
             if self.drafter is not None:
-                self.drafter.observe(context, p_target, draft)
+                self.drafter.observe(context, p_target, draft, verify_seconds=t2 - t1)
             # 4) commit
             emitted = draft.tokens[accepted].tolist() + [next_token]
             emitted, done = stops.take(emitted)

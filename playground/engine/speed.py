@@ -41,6 +41,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from playground.engine.rowops import at_least
+
 MAX_EXACT = 4096  # recomputed tokens per row beyond which a row is computed fully in fp32
 
 
@@ -136,11 +138,11 @@ def screened_head(head: torch.nn.Linear, x: torch.Tensor) -> torch.Tensor:
         + state.row_norm * rounding
         + 2 * state.gamma * state.row_norm * h_norm
     )  # (n,) bound on |exact - approx| before the output's bf16 rounding
-    top = approx.max(dim=-1).values.float()  # (n,)
+    logits = approx.float()  # (n, vocab), exact copies of the bf16 values
+    top = logits.amax(dim=-1)  # (n,)
     threshold = _lowest_candidate(_lower(top, spread), spread)  # (n,)
     threshold = (threshold - threshold.abs() * 2.0**-7).to(torch.bfloat16)  # rounds down
-    row_idx, token_idx = (approx >= threshold[:, None]).nonzero(as_tuple=True)  # (k,) each
-    logits = approx.float()  # (n, vocab)
+    row_idx, token_idx = at_least(logits, threshold.float())  # (k,) each
     crowded = torch.bincount(row_idx, minlength=rows.shape[0]) > MAX_EXACT  # (n,)
     if crowded.any():  # a flat row: compute it fully in fp32 instead
         for r in crowded.nonzero().flatten().tolist():

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from playground.engine.rowops import row_argmax
 from playground.engine.tree import Draft
 from playground.errors import IncompatibleError
 from playground.registry import Registry
@@ -48,7 +49,7 @@ class Distribution:
     @cached_property
     def argmax(self) -> torch.Tensor:
         source = self.logits if self.logits is not None else self._probs
-        return source.argmax(dim=-1)  # (rows,)
+        return row_argmax(source)  # (rows,)
 
     @cached_property
     def probs(self) -> torch.Tensor:

@@ -93,12 +93,14 @@ class Spy(Drafter):
 
     def __init__(self):
         self.seen: list[tuple[int, int, list[int]]] = []
+        self.verify_seconds: list[float | None] = []
 
     def propose(self, context, num_draft_tokens, schedule, rng):
         return Draft(torch.tensor([5, 6]), torch.tensor([-1, -1]))
 
-    def observe(self, context, p_target: Distribution, draft: Draft) -> None:
+    def observe(self, context, p_target: Distribution, draft: Draft, verify_seconds=None):
         self.seen.append((context[-1], p_target.num_rows, draft.tokens.tolist()))
+        self.verify_seconds.append(verify_seconds)
 
 
 def test_the_loop_shows_drafters_every_verified_row_before_commit():
@@ -118,3 +120,4 @@ def test_the_loop_shows_drafters_every_verified_row_before_commit():
         assert tokens == step.draft_tokens
         assert rows == len(tokens) + 1, "row 0 after the pending token, then one per node"
         pending = step.emitted[-1]
+    assert spy.verify_seconds == [s.verify_time for s in steps], "the round's verify time"
